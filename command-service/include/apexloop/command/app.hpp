@@ -1,0 +1,38 @@
+#pragma once
+// The command service: authenticate, validate against the write model, append to the log, and
+// answer only after the broker acknowledged. The write model is folded from the same log at
+// start; until it has caught up, the service is not ready.
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "apexloop/events/kafka.hpp"
+#include "apexloop/runtime/http.hpp"
+
+namespace apexloop::command {
+
+struct CommandConfig {
+  std::string data_dir;  // credentials live in <data_dir>/credentials
+  events::KafkaConfig kafka;
+  http::ServerOptions http;
+  std::string bootstrap_token;  // empty: workspace creation is switched off
+  std::chrono::seconds session_ttl{12 * 3600};
+  int hash_concurrency = 2;
+};
+
+class CommandApp {
+ public:
+  explicit CommandApp(CommandConfig cfg);
+  ~CommandApp();
+  [[nodiscard]] std::expected<std::uint16_t, std::string> start();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace apexloop::command

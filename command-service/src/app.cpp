@@ -1,0 +1,524 @@
+#include "apexloop/command/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "apexloop/command/credentials.hpp"
+#include "apexloop/core/workspace.hpp"
+#include "apexloop/events/codec.hpp"
+#include "apexloop/runtime/auth.hpp"
+#include "apexloop/runtime/service.hpp"
+
+namespace apexloop::command {
+
+using namespace std::chrono_literals;
+namespace bhttp = http::bhttp;
+using http::problem_for;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+
+namespace {
+
+constexpr std::size_t kMaxIdempotencyKey = 200;
+
+Response command_error(const Request& req, const CommandError& e) {
+  Json::Object extra;
+  if (!e.errors.empty()) {
+    Json::Array errors;
+    for (const auto& fe : e.errors) errors.push_back(Json(Json::Object{{"field", fe.field}, {"message", fe.message}}));
+    extra.emplace("errors", Json(std::move(errors)));
+  }
+  switch (e.kind) {
+    case CommandErrorKind::invalid: return problem_for(req, bhttp::status::unprocessable_entity, e.detail, std::move(extra));
+    case CommandErrorKind::not_found: return problem_for(req, bhttp::status::not_found, e.detail);
+    case CommandErrorKind::conflict: return problem_for(req, bhttp::status::conflict, e.detail);
+    case CommandErrorKind::precondition_required:
+      return problem_for(req, static_cast<bhttp::status>(428), e.detail);
+  }
+  return problem_for(req, bhttp::status::internal_server_error, "unexpected error");
+}
+
+// The JSON body of a write, or the 415/400 to answer.
+std::expected<Json, Response> json_body(const Request& req) {
+  if (!http::is_json_content_type(req)) {
+    return std::unexpected(problem_for(req, bhttp::status::unsupported_media_type, "send Content-Type: application/json"));
+  }
+  auto j = parse_json(req.body());
+  if (!j) return std::unexpected(problem_for(req, bhttp::status::bad_request, std::string(to_string(j.error()))));
+  return std::move(*j);
+}
+
+// If-Match: `"3"`, `3` or `W/"3"`.
+std::expected<std::optional<std::uint64_t>, Response> if_match(const Request& req) {
+  auto it = req.find(bhttp::field::if_match);
+  if (it == req.end()) return std::nullopt;
+  std::string_view v(it->value().data(), it->value().size());
+  if (v.starts_with("W/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  std::uint64_t n = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || r.ec != std::errc{} || r.ptr != v.data() + v.size()) {
+    return std::unexpected(problem_for(req, bhttp::status::bad_request, "If-Match must be a record version"));
+  }
+  return n;
+}
+
+std::expected<std::optional<std::string>, Response> idempotency_key(const Request& req) {
+  auto it = req.find("Idempotency-Key");
+  if (it == req.end()) return std::nullopt;
+  std::string v(it->value().data(), it->value().size());
+  const bool printable = std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+  if (v.empty() || v.size() > kMaxIdempotencyKey || !printable) {
+    return std::unexpected(problem_for(req, bhttp::status::bad_request,
+                                       "Idempotency-Key must be 1-200 printable characters"));
+  }
+  return v;
+}
+
+}  // namespace
+
+struct CommandApp::Impl {
+  CommandConfig cfg;
+  SystemClock clock;
+  SodiumRandom random;
+  UuidV7Generator uuids{clock, random};
+  std::optional<TokenSigner> signer;
+  std::unique_ptr<CredentialStore> credentials;
+  std::unique_ptr<PasswordHasher> hasher;
+  std::unique_ptr<events::Producer> producer;
+  HttpMetrics http_metrics{"command-service"};
+  std::unique_ptr<http::Server> server;
+
+  // The write model. The map of workspaces is guarded by model_mu (exclusive only to swap in a
+  // rebuilt model or add a workspace); one workspace's decide-append-apply runs under its own
+  // mutex, so there is one writer per workspace at a time.
+  std::shared_mutex model_mu;
+  WriteModel model;
+  std::mutex locks_mu;
+  std::unordered_map<std::string, std::unique_ptr<std::mutex>> ws_locks;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> rebuilding{false};
+  std::thread rebuild_thread;
+  std::mutex rebuild_mu;
+
+  std::mutex stats_mu;
+  std::uint64_t appended = 0, append_failures = 0, rebuild_events = 0;
+
+  explicit Impl(CommandConfig c) : cfg(std::move(c)) {}
+  bool stopping_flag() const { return stopping.load(); }
+
+  std::mutex& lock_for(const std::string& ws) {
+    std::lock_guard lock(locks_mu);
+    auto& m = ws_locks[ws];
+    if (!m) m = std::make_unique<std::mutex>();
+    return *m;
+  }
+
+  // Folds the whole topic into a fresh model, up to the high watermarks seen at the start.
+  std::expected<WriteModel, std::string> read_log() {
+    auto consumer = events::Consumer::create(cfg.kafka, "apexloop-command-rebuild-" + uuids.next());
+    if (!consumer) return std::unexpected(consumer.error());
+    auto high = (*consumer)->high_watermarks(10s);
+    if (!high) return std::unexpected(high.error());
+    if (auto a = (*consumer)->assign_all({}, 10s); !a) return std::unexpected(a.error());
+    WriteModel fresh;
+    std::map<std::int32_t, std::int64_t> next;
+    auto behind = [&] {
+      for (const auto& [p, h] : *high) {
+        if (next[p] < h) return true;
+      }
+      return false;
+    };
+    std::uint64_t n = 0;
+    while (behind() && !stopping_flag()) {
+      for (const auto& m : (*consumer)->poll(5000, 200ms)) {
+        next[m.position.partition] = m.position.offset + 1;
+        ++n;
+        auto e = events::decode(m.value);
+        if (!e) {
+          spdlog::error("event=rebuild_skip position={} reason=\"{}\"", to_string(m.position), e.error().detail);
+          continue;
+        }
+        if (auto r = fresh.apply(*e, m.position); !r) {
+          spdlog::error("event=rebuild_skip position={} type={} reason=\"{}\"", to_string(m.position), e->type, r.error());
+        }
+      }
+    }
+    std::lock_guard lock(stats_mu);
+    rebuild_events = n;
+    return fresh;
+  }
+
+  void rebuild() {
+    ready = false;
+    for (int attempt = 1; !stopping_flag(); ++attempt) {
+      const auto started = std::chrono::steady_clock::now();
+      auto fresh = read_log();
+      if (fresh) {
+        std::unique_lock lock(model_mu);
+        model = std::move(*fresh);
+        ready = true;
+        spdlog::info("event=write_model_ready workspaces={} ms={}", model.workspace_count(),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+        break;
+      }
+      spdlog::error("event=rebuild_failed attempt={} error=\"{}\"", attempt, fresh.error());
+      std::this_thread::sleep_for(1s);
+    }
+    rebuilding = false;
+  }
+
+  void start_rebuild() {
+    std::lock_guard lock(rebuild_mu);
+    if (rebuilding.exchange(true)) return;
+    ready = false;
+    if (rebuild_thread.joinable()) rebuild_thread.join();
+    rebuild_thread = std::thread([this] { rebuild(); });
+  }
+
+  // Turns drafts into envelopes and appends them; answers the last event's position.
+  std::expected<Position, Response> append(const Request& req, const std::string& workspace, const Actor& actor,
+                                           const std::vector<Draft>& drafts, std::vector<Envelope>* out = nullptr) {
+    const std::string correlation = uuids.next();
+    std::vector<Envelope> envelopes;
+    std::vector<events::OutgoingEvent> outgoing;
+    std::string causation;
+    for (const auto& d : drafts) {
+      Envelope e{uuids.next(), d.type, events::kCurrentVersion, workspace, d.stream, d.seq, clock.now(), actor,
+                 correlation, causation, d.data};
+      causation = e.id;
+      outgoing.push_back({e.type, e.v, events::encode(e)});
+      envelopes.push_back(std::move(e));
+    }
+    auto positions = producer->append(workspace, outgoing);
+    if (!positions) {
+      {
+        std::lock_guard lock(stats_mu);
+        ++append_failures;
+      }
+      spdlog::error("event=append_failed workspace={} kind={} error=\"{}\"", workspace,
+                    positions.error().kind == events::AppendFailure::uncertain ? "uncertain" : "not_written",
+                    positions.error().detail);
+      // A write whose fate is unknown may be in the log: re-read it before deciding anything else.
+      if (positions.error().kind == events::AppendFailure::uncertain) start_rebuild();
+      auto res = problem_for(req, bhttp::status::service_unavailable, "the event log did not acknowledge the write; retry");
+      res.set(bhttp::field::retry_after, "1");
+      return std::unexpected(std::move(res));
+    }
+    {
+      std::lock_guard lock(stats_mu);
+      appended += positions->size();
+    }
+    for (std::size_t i = 0; i < envelopes.size(); ++i) {
+      if (auto r = model.apply(envelopes[i], (*positions)[i]); !r) {
+        // The model refused what it had just decided: a bug. Re-read the log rather than drift.
+        spdlog::critical("event=apply_after_append_failed type={} error=\"{}\"", envelopes[i].type, r.error());
+        start_rebuild();
+      }
+    }
+    if (out != nullptr) *out = std::move(envelopes);
+    return positions->back();
+  }
+
+  Response with_position(Response res, Position p) {
+    res.set("Apexloop-Position", to_string(p));
+    return res;
+  }
+
+  Response not_ready(const Request& req) {
+    auto res = problem_for(req, bhttp::status::service_unavailable, "catching up with the event log");
+    res.set(bhttp::field::retry_after, "1");
+    return res;
+  }
+
+  // ---- routes ----
+
+  Response create_workspace(const Request& req, RequestContext&) {
+    if (!ready) return not_ready(req);
+    auto auth = req.find(bhttp::field::authorization);
+    const std::string_view token =
+        auth == req.end() ? std::string_view{} : bearer_token(std::string_view(auth->value().data(), auth->value().size()));
+    if (cfg.bootstrap_token.empty() || token.empty() || !constant_time_equal(token, cfg.bootstrap_token)) {
+      auto res = problem_for(req, bhttp::status::unauthorized, "workspace creation needs the bootstrap token");
+      res.set(bhttp::field::www_authenticate, "Bearer");
+      return res;
+    }
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    const std::string ws_id = uuids.next();
+    const std::string admin_id = uuids.next();
+    auto drafts = decide_create_workspace(*body, ws_id, admin_id);
+    if (!drafts) return command_error(req, drafts.error());
+    const Json& admin = *body->find("admin");
+    const std::string email = lowercase_email(admin.find("email")->as_string());
+    auto hash = hasher->hash(admin.find("password")->as_string());
+    if (!hash) return problem_for(req, bhttp::status::service_unavailable, "could not hash the password; retry");
+    if (auto s = credentials->put(ws_id, email, {admin_id, *hash}); !s) {
+      spdlog::error("event=credential_write_failed error=\"{}\"", s.error());
+      return problem_for(req, bhttp::status::service_unavailable, "could not store the credential; retry");
+    }
+    std::unique_lock lock(model_mu);
+    auto pos = append(req, ws_id, Actor{"bootstrap", ""}, *drafts);
+    if (!pos) {
+      credentials->remove(ws_id, email);
+      return std::move(pos.error());
+    }
+    spdlog::info("event=workspace_created workspace={} admin={}", ws_id, admin_id);
+    return with_position(http::json_response(req, bhttp::status::created,
+                                             to_json(Json(Json::Object{{"workspace_id", ws_id}, {"user_id", admin_id}}))),
+                         *pos);
+  }
+
+  Response create_session(const Request& req, RequestContext&) {
+    if (!ready) return not_ready(req);
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    auto denied = [&] {
+      // One answer for unknown workspace, unknown e-mail and wrong password alike.
+      return problem_for(req, bhttp::status::unauthorized, "the workspace, e-mail or password is wrong");
+    };
+    const Json* ws = body->find("workspace");
+    const Json* email = body->find("email");
+    const Json* password = body->find("password");
+    if (ws == nullptr || !ws->is_string() || email == nullptr || !email->is_string() || password == nullptr ||
+        !password->is_string() || password->as_string().size() > kMaxPasswordBytes) {
+      return problem_for(req, bhttp::status::unprocessable_entity, "send {workspace, email, password} as strings");
+    }
+    const std::string mail = lowercase_email(email->as_string());
+    auto cred = credentials->get(ws->as_string(), mail);
+    if (!cred) {
+      hasher->verify_dummy(password->as_string());
+      return denied();
+    }
+    if (!hasher->verify(cred->hash, password->as_string())) return denied();
+    Principal p;
+    {
+      std::shared_lock lock(model_mu);
+      const WorkspaceState* state = model.workspace(ws->as_string());
+      if (state == nullptr) return denied();
+      const auto user = state->users.find(cred->user_id);
+      if (user == state->users.end()) return denied();
+      p = Principal{state->id, "user", user->second.id, user->second.role, "", uuids.next(),
+                    TimestampMs{clock.now().ms + std::chrono::milliseconds(cfg.session_ttl).count()}};
+    }
+    spdlog::info("event=session_started workspace={} user={} session={}", p.workspace, p.id, p.session_id);
+    Json::Object principal{{"kind", p.kind}, {"id", p.id}, {"role", p.role}};
+    return http::json_response(req, bhttp::status::created,
+                               to_json(Json(Json::Object{{"token", signer->issue(p)},
+                                                         {"expires_at", format_timestamp(p.expires_at)},
+                                                         {"principal", Json(std::move(principal))}})));
+  }
+
+  // Runs `decide` and appends its events under the caller's workspace lock.
+  template <typename Decide>
+  Response write(const Request& req, const Principal& p, Decide decide) {
+    std::shared_lock model_lock(model_mu);
+    std::lock_guard ws_lock(lock_for(p.workspace));
+    if (!ready) return not_ready(req);
+    const WorkspaceState* ws = model.workspace(p.workspace);
+    if (ws == nullptr) return problem_for(req, bhttp::status::not_found, "no such workspace");
+    return decide(*ws, [&](const std::vector<Draft>& drafts) {
+      return append(req, p.workspace, Actor{"user", p.id}, drafts);
+    });
+  }
+
+  // Authenticates and checks the role (function-level access) before anything else.
+  std::expected<Principal, Response> caller(const Request& req, bool schema_change) {
+    auto p = authenticate(req, *signer, clock);
+    if (!p) return std::unexpected(std::move(p.error()));
+    const bool allowed = p->kind == "user" && (p->role == "admin" || (!schema_change && p->role == "member"));
+    if (!allowed) return std::unexpected(problem_for(req, bhttp::status::forbidden, "your role may not do this"));
+    return p;
+  }
+
+  Response define_database(const Request& req, RequestContext&) {
+    auto p = caller(req, true);
+    if (!p) return std::move(p.error());
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_define_database(ws, *body);
+      if (!drafts) return command_error(req, drafts.error());
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      auto res = http::json_response(req, bhttp::status::created, to_json((*drafts)[0].data));
+      res.set(bhttp::field::location, "/api/v1/databases/" + std::string((*drafts)[0].data.string_or("key", "")));
+      return with_position(std::move(res), *pos);
+    });
+  }
+
+  Response add_column(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, true);
+    if (!p) return std::move(p.error());
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_add_column(ws, ctx.params.at("db"), *body);
+      if (!drafts) return command_error(req, drafts.error());
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      Json::Object col = (*drafts)[0].data.as_object();
+      col.erase("database");
+      return with_position(http::json_response(req, bhttp::status::created, to_json(Json(std::move(col)))), *pos);
+    });
+  }
+
+  Response create_record(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, false);
+    if (!p) return std::move(p.error());
+    auto key = idempotency_key(req);
+    if (!key) return std::move(key.error());
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    const std::string& db = ctx.params.at("db");
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto outcome = decide_create_record(ws, db, *body, uuids.next(), p->id, *key);
+      if (!outcome) return command_error(req, outcome.error());
+      std::string id;
+      Position pos;
+      if (outcome->replayed) {
+        id = outcome->replayed->record_id;
+        pos = outcome->replayed->position;
+      } else {
+        id = std::string(outcome->drafts[0].data.string_or("record_id", ""));
+        auto appended_at = commit(outcome->drafts);
+        if (!appended_at) return std::move(appended_at.error());
+        pos = *appended_at;
+      }
+      auto res = http::json_response(req, bhttp::status::created,
+                                     to_json(Json(Json::Object{{"id", id}, {"version", static_cast<std::int64_t>(1)}})));
+      res.set(bhttp::field::location, "/api/v1/databases/" + db + "/records/" + id);
+      res.set(bhttp::field::etag, "\"1\"");
+      return with_position(std::move(res), pos);
+    });
+  }
+
+  Response update_record(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, false);
+    if (!p) return std::move(p.error());
+    auto match = if_match(req);
+    if (!match) return std::move(match.error());
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    const std::string& db = ctx.params.at("db");
+    const std::string& id = ctx.params.at("id");
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_update_record(ws, db, id, *body, *match);
+      if (!drafts) return command_error(req, drafts.error());
+      std::uint64_t version = ws.record(db, id)->version;
+      std::optional<Position> pos;
+      if (!drafts->empty()) {
+        auto appended_at = commit(*drafts);
+        if (!appended_at) return std::move(appended_at.error());
+        pos = *appended_at;
+        version = drafts->back().seq;
+      }
+      auto res = http::json_response(req, bhttp::status::ok,
+                                     to_json(Json(Json::Object{{"id", id}, {"version", static_cast<std::int64_t>(version)}})));
+      res.set(bhttp::field::etag, "\"" + std::to_string(version) + "\"");
+      return pos ? with_position(std::move(res), *pos) : res;
+    });
+  }
+
+  Response delete_record(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, false);
+    if (!p) return std::move(p.error());
+    auto match = if_match(req);
+    if (!match) return std::move(match.error());
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_delete_record(ws, ctx.params.at("db"), ctx.params.at("id"), *match);
+      if (!drafts) return command_error(req, drafts.error());
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      Response res{bhttp::status::no_content, req.version()};
+      res.keep_alive(req.keep_alive());
+      return with_position(std::move(res), *pos);
+    });
+  }
+
+  Response metrics(const Request& req) {
+    std::string out;
+    http_metrics.render(out);
+    std::lock_guard lock(stats_mu);
+    out += "# TYPE apexloop_command_events_appended_total counter\n";
+    write_sample(out, "apexloop_command_events_appended_total", "", static_cast<double>(appended));
+    out += "# TYPE apexloop_command_append_failures_total counter\n";
+    write_sample(out, "apexloop_command_append_failures_total", "", static_cast<double>(append_failures));
+    out += "# HELP apexloop_command_rebuild_events Events folded into the write model at the last rebuild.\n";
+    out += "# TYPE apexloop_command_rebuild_events gauge\n";
+    write_sample(out, "apexloop_command_rebuild_events", "", static_cast<double>(rebuild_events));
+    out += "# TYPE apexloop_command_ready gauge\n";
+    write_sample(out, "apexloop_command_ready", "", ready ? 1.0 : 0.0);
+    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    return res;
+  }
+};
+
+CommandApp::CommandApp(CommandConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+CommandApp::~CommandApp() { stop(); }
+
+std::expected<std::uint16_t, std::string> CommandApp::start() {
+  auto& d = *impl_;
+  auto signer = TokenSigner::from_env();
+  if (!signer) return std::unexpected(signer.error());
+  d.signer = std::move(*signer);
+  std::filesystem::create_directories(d.cfg.data_dir);
+  auto creds = CredentialStore::open(d.cfg.data_dir + "/credentials");
+  if (!creds) return std::unexpected(creds.error());
+  d.credentials = std::move(*creds);
+  d.hasher = std::make_unique<PasswordHasher>(d.cfg.hash_concurrency);
+  if (auto t = events::ensure_topic(d.cfg.kafka, 10s); !t) return std::unexpected(t.error());
+  auto producer = events::Producer::create(d.cfg.kafka);
+  if (!producer) return std::unexpected(producer.error());
+  d.producer = std::move(*producer);
+
+  auto router = std::make_shared<http::Router>();
+  router->add(bhttp::verb::get, "/healthz", [](const Request& req, RequestContext&) {
+    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router->add(bhttp::verb::get, "/readyz", [&d](const Request& req, RequestContext&) {
+    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})") : d.not_ready(req);
+  });
+  router->add(bhttp::verb::get, "/metrics", [&d](const Request& req, RequestContext&) { return d.metrics(req); });
+  auto bind = [&d](Response (Impl::*member)(const Request&, RequestContext&)) {
+    return [&d, member](const Request& req, RequestContext& ctx) { return (d.*member)(req, ctx); };
+  };
+  router->add(bhttp::verb::post, "/api/v1/workspaces", bind(&Impl::create_workspace));
+  router->add(bhttp::verb::post, "/api/v1/sessions", bind(&Impl::create_session));
+  router->add(bhttp::verb::post, "/api/v1/databases", bind(&Impl::define_database));
+  router->add(bhttp::verb::post, "/api/v1/databases/{db}/columns", bind(&Impl::add_column));
+  router->add(bhttp::verb::post, "/api/v1/databases/{db}/records", bind(&Impl::create_record));
+  router->add(bhttp::verb::patch, "/api/v1/databases/{db}/records/{id}", bind(&Impl::update_record));
+  router->add(bhttp::verb::delete_, "/api/v1/databases/{db}/records/{id}", bind(&Impl::delete_record));
+  d.server = std::make_unique<http::Server>(
+      d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
+      d.http_metrics);
+  const auto port = d.server->start();
+  d.start_rebuild();
+  return port;
+}
+
+void CommandApp::stop() {
+  auto& d = *impl_;
+  d.stopping = true;
+  if (d.server) {
+    d.server->stop();
+    d.server->wait();
+  }
+  {
+    std::lock_guard lock(d.rebuild_mu);
+    if (d.rebuild_thread.joinable()) d.rebuild_thread.join();
+  }
+  d.producer.reset();
+}
+
+}  // namespace apexloop::command

@@ -1,0 +1,34 @@
+// apexloop-command-service: validates writes and appends them to the event log.
+#include <spdlog/spdlog.h>
+
+#include "apexloop/command/app.hpp"
+#include "apexloop/runtime/service.hpp"
+
+int main() {
+  using namespace apexloop;
+  block_stop_signals();
+  init_logging("command-service");
+  auto http = listen_options("APEXLOOP_COMMAND_LISTEN", "127.0.0.1:8081", 8);
+  if (!http) {
+    spdlog::critical("event=bad_config error=\"{}\"", http.error());
+    return 2;
+  }
+  command::CommandConfig cfg{env_or("APEXLOOP_DATA_DIR", ".run/data"), events::KafkaConfig::from_env(), *http,
+                             env_or("APEXLOOP_BOOTSTRAP_TOKEN", ""),
+                             std::chrono::seconds(env_long("APEXLOOP_SESSION_TTL_SECONDS", 12 * 3600)),
+                             static_cast<int>(env_long("APEXLOOP_HASH_CONCURRENCY", 2))};
+  if (cfg.bootstrap_token.empty()) {
+    spdlog::warn("event=bootstrap_disabled reason=\"APEXLOOP_BOOTSTRAP_TOKEN is not set\"");
+  }
+  command::CommandApp app(cfg);
+  auto port = app.start();
+  if (!port) {
+    spdlog::critical("event=start_failed error=\"{}\"", port.error());
+    return 1;
+  }
+  write_port_file(env_or("APEXLOOP_PORT_FILE", ""), *port);
+  spdlog::info("event=listening port={}", *port);
+  wait_for_stop_signal();
+  app.stop();
+  return 0;
+}

@@ -1,0 +1,44 @@
+#pragma once
+// The event envelope of ARCHITECTURE.md as a plain value. The wire format lives in events/.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "apexloop/core/clock.hpp"
+#include "apexloop/core/json.hpp"
+
+namespace apexloop {
+
+namespace event_type {
+inline constexpr std::string_view workspace_created = "workspace.created";
+inline constexpr std::string_view user_added = "user.added";
+inline constexpr std::string_view database_defined = "database.defined";
+inline constexpr std::string_view column_added = "column.added";
+inline constexpr std::string_view record_created = "record.created";
+inline constexpr std::string_view record_updated = "record.updated";
+inline constexpr std::string_view record_deleted = "record.deleted";
+}  // namespace event_type
+
+struct Actor {
+  std::string kind;  // "user", "contact", "bootstrap", "system"
+  std::string id;
+  friend bool operator==(const Actor&, const Actor&) = default;
+};
+
+struct Envelope {
+  std::string id;  // UUIDv7
+  std::string type;
+  int v = 1;
+  std::string workspace;
+  std::string stream;  // aggregate, e.g. record/<db>/<id>
+  std::uint64_t seq = 0;
+  TimestampMs at;
+  Actor actor;
+  std::string correlation;
+  std::string causation;
+  Json data;
+  friend bool operator==(const Envelope&, const Envelope&) = default;
+};
+
+}  // namespace apexloop

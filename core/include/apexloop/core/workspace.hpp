@@ -1,0 +1,122 @@
+#pragma once
+// The write model: the state a command is validated against, folded from the log by `apply`,
+// and the pure decisions that turn a request body into the events to append.
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "apexloop/core/event.hpp"
+#include "apexloop/core/ids.hpp"
+#include "apexloop/core/schema.hpp"
+
+namespace apexloop {
+
+struct RecordState {
+  std::string id;
+  std::uint64_t version = 0;
+  TimestampMs created_at;
+  TimestampMs updated_at;
+  Json::Object fields;  // only columns that hold a value
+};
+
+struct UserState {
+  std::string id;
+  std::string email;
+  std::string name;
+  std::string role;  // admin, member, auditor
+};
+
+// What a create with an Idempotency-Key produced, so a retry answers the same.
+struct IdempotentCreate {
+  std::string database;
+  std::string record_id;
+  Json::Object fields;
+  Position position;
+};
+
+class WorkspaceState final : public RefResolver {
+ public:
+  std::string id;
+  std::string name;
+  std::map<std::string, UserState> users;
+  std::map<std::string, std::string> user_by_email;  // lowercased e-mail -> user id
+  std::map<std::string, DatabaseDef, std::less<>> databases;
+  std::map<std::string, std::unordered_map<std::string, RecordState>, std::less<>> records;
+  std::map<std::pair<std::string, std::string>, IdempotentCreate> idempotency;  // (actor, key)
+  Position last_position;
+
+  [[nodiscard]] const DatabaseDef* database(std::string_view key) const;
+  [[nodiscard]] const RecordState* record(std::string_view db, std::string_view id) const;
+
+  [[nodiscard]] bool database_exists(std::string_view db) const override;
+  [[nodiscard]] bool record_exists(std::string_view db, std::string_view id) const override;
+  // Clients, contacts and files join the model with their own events; until then none exist,
+  // so a reference to one is refused rather than trusted.
+  [[nodiscard]] bool client_exists(std::string_view) const override { return false; }
+  [[nodiscard]] bool contact_exists(std::string_view) const override { return false; }
+  [[nodiscard]] bool file_exists(std::string_view) const override { return false; }
+};
+
+class WriteModel {
+ public:
+  // Folds one event in. An error means the event contradicts the model (an invariant of the log
+  // broke); the caller logs it and the model is left unchanged.
+  [[nodiscard]] std::expected<void, std::string> apply(const Envelope& e, Position at);
+  [[nodiscard]] const WorkspaceState* workspace(std::string_view id) const;
+  [[nodiscard]] std::size_t workspace_count() const { return workspaces_.size(); }
+
+ private:
+  std::unordered_map<std::string, WorkspaceState> workspaces_;
+};
+
+// An event yet to be given its id, time, actor and position.
+struct Draft {
+  std::string type;
+  std::string stream;
+  std::uint64_t seq = 0;
+  Json data;
+};
+
+enum class CommandErrorKind { invalid, not_found, conflict, precondition_required };
+struct CommandError {
+  CommandErrorKind kind = CommandErrorKind::invalid;
+  std::string detail;
+  std::vector<FieldError> errors;
+};
+
+using Decision = std::expected<std::vector<Draft>, CommandError>;
+
+inline constexpr std::size_t kMinPasswordBytes = 10;
+inline constexpr std::size_t kMaxPasswordBytes = 1024;
+[[nodiscard]] std::optional<std::string> password_problem(const Json* password);
+[[nodiscard]] std::string lowercase_email(std::string_view email);
+
+// `{name, admin: {email, name, password}}`; the password is checked here but never enters an event.
+[[nodiscard]] Decision decide_create_workspace(const Json& body, const std::string& workspace_id,
+                                               const std::string& admin_id);
+[[nodiscard]] Decision decide_define_database(const WorkspaceState& ws, const Json& body);
+[[nodiscard]] Decision decide_add_column(const WorkspaceState& ws, std::string_view db,
+                                         const Json& body);
+
+struct CreateOutcome {
+  std::vector<Draft> drafts;                // empty when the create is a retry
+  std::optional<IdempotentCreate> replayed;  // the first result of a retried create
+};
+[[nodiscard]] std::expected<CreateOutcome, CommandError> decide_create_record(
+    const WorkspaceState& ws, std::string_view db, const Json& body, const std::string& record_id,
+    const std::string& actor_id, const std::optional<std::string>& idempotency_key);
+// No drafts means the edit changes nothing: no event, same version.
+[[nodiscard]] Decision decide_update_record(const WorkspaceState& ws, std::string_view db,
+                                            std::string_view id, const Json& body,
+                                            std::optional<std::uint64_t> if_match);
+[[nodiscard]] Decision decide_delete_record(const WorkspaceState& ws, std::string_view db,
+                                            std::string_view id,
+                                            std::optional<std::uint64_t> if_match);
+
+}  // namespace apexloop

@@ -1,0 +1,153 @@
+#include "apexloop/core/json.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace apexloop {
+
+const Json* Json::find(std::string_view key) const {
+  if (!is_object()) return nullptr;
+  const auto& obj = as_object();
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &it->second;
+}
+
+std::string_view Json::string_or(std::string_view key, std::string_view fallback) const {
+  const Json* v = find(key);
+  return (v != nullptr && v->is_string()) ? std::string_view(v->as_string()) : fallback;
+}
+
+std::string_view to_string(JsonError e) {
+  switch (e) {
+    case JsonError::malformed: return "malformed JSON";
+    case JsonError::too_deep: return "JSON nested too deeply";
+    case JsonError::too_large: return "JSON document too large";
+  }
+  return "JSON error";
+}
+
+namespace {
+
+Json convert(simdjson::dom::element el) {
+  switch (el.type()) {
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array src;
+      if (el.get_array().get(src) != simdjson::SUCCESS) return Json(nullptr);
+      Json::Array arr;
+      for (simdjson::dom::element child : src) arr.push_back(convert(child));
+      return Json(std::move(arr));
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object src;
+      if (el.get_object().get(src) != simdjson::SUCCESS) return Json(nullptr);
+      Json::Object obj;
+      for (auto field : src) {
+        // Duplicate keys: the last one wins, as in most JSON readers.
+        obj.insert_or_assign(std::string(field.key), convert(field.value));
+      }
+      return Json(std::move(obj));
+    }
+    case simdjson::dom::element_type::INT64: return Json(el.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64:
+      // Beyond int64: keep the magnitude as a double rather than wrapping around.
+      return Json(static_cast<double>(el.get_uint64().value_unsafe()));
+    case simdjson::dom::element_type::DOUBLE: return Json(el.get_double().value_unsafe());
+    case simdjson::dom::element_type::STRING: return Json(el.get_string().value_unsafe());
+    case simdjson::dom::element_type::BOOL: return Json(el.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE: return Json(nullptr);
+  }
+  return Json(nullptr);
+}
+
+}  // namespace
+
+std::expected<Json, JsonError> parse_json(std::string_view text) {
+  // One parser per thread: simdjson parsers reuse their buffers and are not thread-safe.
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(text);
+  simdjson::dom::element root;
+  auto err = parser.parse(padded).get(root);
+  if (err == simdjson::DEPTH_ERROR) return std::unexpected(JsonError::too_deep);
+  if (err == simdjson::CAPACITY) return std::unexpected(JsonError::too_large);
+  if (err) return std::unexpected(JsonError::malformed);
+  return convert(root);
+}
+
+void write_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[u >> 4]);
+          out.push_back(kHex[u & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void write_json(std::string& out, const Json& value) {
+  if (value.is_null()) {
+    out += "null";
+  } else if (value.is_bool()) {
+    out += value.as_bool() ? "true" : "false";
+  } else if (value.is_int()) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, value.as_int());
+    out.append(buf, r.ptr);
+  } else if (value.is_double()) {
+    double d = value.as_number();
+    if (!std::isfinite(d)) {
+      out += "null";  // JSON has no NaN or infinity; validation keeps them out of the domain.
+      return;
+    }
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, d);
+    out.append(buf, r.ptr);
+  } else if (value.is_string()) {
+    write_json_string(out, value.as_string());
+  } else if (value.is_array()) {
+    out.push_back('[');
+    bool first = true;
+    for (const auto& item : value.as_array()) {
+      if (!first) out.push_back(',');
+      first = false;
+      write_json(out, item);
+    }
+    out.push_back(']');
+  } else {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [k, v] : value.as_object()) {
+      if (!first) out.push_back(',');
+      first = false;
+      write_json_string(out, k);
+      out.push_back(':');
+      write_json(out, v);
+    }
+    out.push_back('}');
+  }
+}
+
+std::string to_json(const Json& value) {
+  std::string out;
+  write_json(out, value);
+  return out;
+}
+
+}  // namespace apexloop

@@ -1,0 +1,24 @@
+#pragma once
+// The wire format of one event: the envelope as compact JSON, one event per Kafka message.
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include "apexloop/core/event.hpp"
+
+namespace apexloop::events {
+
+inline constexpr int kCurrentVersion = 1;
+
+// Keys in a fixed order, so the same envelope always has the same bytes.
+[[nodiscard]] std::string encode(const Envelope& e);
+
+enum class DecodeError { malformed_json, not_an_envelope };
+struct DecodeFailure {
+  DecodeError kind;
+  std::string detail;
+};
+[[nodiscard]] std::expected<Envelope, DecodeFailure> decode(std::string_view bytes);
+
+}  // namespace apexloop::events

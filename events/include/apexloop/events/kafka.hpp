@@ -1,0 +1,124 @@
+#pragma once
+// Thin wrappers over librdkafka: the topic, an idempotent acks=all producer that answers only
+// once the broker has acknowledged, and a consumer that reads batches with their positions.
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apexloop/core/ids.hpp"
+
+struct rd_kafka_s;
+
+namespace apexloop::events {
+
+struct KafkaConfig {
+  std::string bootstrap = "127.0.0.1:9092";
+  std::string topic = "apexloop.events";
+  int partitions = 3;
+  int replication = 1;
+  // Extra librdkafka properties (e.g. for tests or a real cluster's security settings).
+  std::map<std::string, std::string> extra;
+
+  // Reads KAFKA_BOOTSTRAP, APEXLOOP_TOPIC, APEXLOOP_TOPIC_PARTITIONS, APEXLOOP_TOPIC_REPLICATION.
+  [[nodiscard]] static KafkaConfig from_env();
+};
+
+// Creates the topic if it is missing: infinite retention, the configured partitions and replicas.
+[[nodiscard]] std::expected<void, std::string> ensure_topic(const KafkaConfig& cfg,
+                                                            std::chrono::milliseconds timeout);
+
+enum class AppendFailure {
+  not_written,  // the broker refused it or it never left: safe to report failure
+  uncertain,    // it may have been written: the caller must re-read the log before deciding again
+};
+struct AppendError {
+  AppendFailure kind;
+  std::string detail;
+};
+
+struct OutgoingEvent {
+  std::string type;
+  int v = 1;
+  std::string bytes;
+};
+
+class Producer {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<Producer>, std::string> create(
+      const KafkaConfig& cfg);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Appends the events in order under one key (one partition) and blocks until every one is
+  // acknowledged by all in-sync replicas, answering their positions.
+  [[nodiscard]] std::expected<std::vector<Position>, AppendError> append(
+      std::string_view key, const std::vector<OutgoingEvent>& events);
+
+ private:
+  explicit Producer(const KafkaConfig& cfg);
+  KafkaConfig cfg_;
+  rd_kafka_s* rk_ = nullptr;
+  struct Poller;
+  std::unique_ptr<Poller> poller_;
+};
+
+struct Message {
+  Position position;
+  std::string key;
+  std::string value;
+  std::string type;  // from the `type` header; empty when absent
+};
+
+struct PartitionLag {
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;  // the next offset this consumer will read
+  std::int64_t high_watermark = 0;
+};
+
+class Consumer {
+ public:
+  using OffsetsFor = std::function<std::map<std::int32_t, std::int64_t>(const std::vector<std::int32_t>&)>;
+
+  // `group` is used for partition assignment only; offsets are never committed to Kafka: the
+  // owner of the state keeps them (in the same write as the state they produced).
+  [[nodiscard]] static std::expected<std::unique_ptr<Consumer>, std::string> create(
+      const KafkaConfig& cfg, const std::string& group);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Reads every partition of the topic from the given offsets (absent: from the beginning).
+  [[nodiscard]] std::expected<void, std::string> assign_all(
+      const std::map<std::int32_t, std::int64_t>& offsets, std::chrono::milliseconds timeout);
+  // Joins the group; on each assignment asks `offsets_for` where to start each partition.
+  [[nodiscard]] std::expected<void, std::string> subscribe(OffsetsFor offsets_for);
+
+  // Up to `max` messages; waits up to `timeout` for the first one.
+  [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout);
+
+  // High watermarks fetched from the broker, per partition of the topic.
+  [[nodiscard]] std::expected<std::map<std::int32_t, std::int64_t>, std::string> high_watermarks(
+      std::chrono::milliseconds timeout);
+  // Lag of the assigned partitions from cached watermarks (no broker round trip).
+  [[nodiscard]] std::vector<PartitionLag> lag(const std::map<std::int32_t, std::int64_t>& next) const;
+
+  [[nodiscard]] const OffsetsFor& offsets_for() const { return offsets_for_; }
+
+ private:
+  explicit Consumer(const KafkaConfig& cfg) : cfg_(cfg) {}
+  [[nodiscard]] std::expected<std::vector<std::int32_t>, std::string> partition_ids(
+      std::chrono::milliseconds timeout);
+  KafkaConfig cfg_;
+  rd_kafka_s* rk_ = nullptr;
+  OffsetsFor offsets_for_;
+};
+
+}  // namespace apexloop::events

@@ -1,0 +1,53 @@
+#pragma once
+// The RocksDB read-model store. The projector is its only writer: each consumed batch goes in
+// one WriteBatch together with the offsets it advances, so a crash at any point leaves either
+// the whole batch or none of it, and a restart resumes exactly after the last batch written.
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apexloop/events/kafka.hpp"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace apexloop::projector {
+
+struct BatchStats {
+  std::size_t applied = 0;   // events that changed the read models
+  std::size_t rejected = 0;  // events that could not be decoded or contradicted the models
+  std::size_t skipped = 0;   // already applied (at or before the stored offset)
+  std::int64_t last_event_at_ms = 0;
+};
+
+class ReadModelStore {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<ReadModelStore>, std::string> open(const std::string& dir);
+  ~ReadModelStore();
+
+  // Next offset to consume, per partition.
+  [[nodiscard]] std::map<std::int32_t, std::int64_t> offsets() const { return offsets_; }
+
+  [[nodiscard]] std::expected<BatchStats, std::string> apply(const std::vector<events::Message>& batch);
+
+  rocksdb::DB* db() const { return db_.get(); }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::int32_t, std::int64_t> offsets_;
+};
+
+// SHA-256 over every key and value, in key order, as lowercase hex. Equal hashes mean
+// byte-identical read models.
+[[nodiscard]] std::string hash_read_models(rocksdb::DB& db);
+
+// Opens `dir` as a RocksDB secondary (at `secondary_dir`), for readers beside a live projector.
+[[nodiscard]] std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(
+    const std::string& dir, const std::string& secondary_dir);
+
+}  // namespace apexloop::projector

@@ -1,0 +1,136 @@
+#include "apexloop/projector/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "apexloop/projector/store.hpp"
+#include "apexloop/runtime/metrics.hpp"
+
+namespace apexloop::projector {
+
+using namespace std::chrono_literals;
+namespace bhttp = http::bhttp;
+
+struct ProjectorApp::Impl {
+  ProjectorConfig cfg;
+  std::unique_ptr<ReadModelStore> store;
+  std::unique_ptr<events::Consumer> consumer;
+  HttpMetrics http_metrics{"projector"};
+  std::unique_ptr<http::Server> server;
+  std::thread loop;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> ready{false};
+
+  mutable std::mutex stats_mu;
+  std::uint64_t applied = 0, rejected = 0, skipped = 0, batches = 0;
+  std::int64_t last_event_at_ms = 0;
+  std::map<std::int32_t, std::int64_t> next_offsets;
+
+  explicit Impl(ProjectorConfig c) : cfg(std::move(c)) {}
+
+  void run_loop() {
+    while (!stopping.load()) {
+      auto batch = consumer->poll(cfg.max_batch, 100ms);
+      if (batch.empty()) {
+        ready = true;
+        continue;
+      }
+      auto stats = store->apply(batch);
+      if (!stats) {
+        // The store refused the write (disk full, I/O error): nothing of this batch is stored, and
+        // going on would skip it. Stop; a restart resumes from the stored offsets.
+        spdlog::critical("event=store_write_failed error=\"{}\"", stats.error());
+        std::_Exit(3);
+      }
+      std::lock_guard lock(stats_mu);
+      applied += stats->applied;
+      rejected += stats->rejected;
+      skipped += stats->skipped;
+      ++batches;
+      if (stats->last_event_at_ms != 0) last_event_at_ms = stats->last_event_at_ms;
+      next_offsets = store->offsets();
+    }
+  }
+
+  http::Response metrics(const http::Request& req) const {
+    std::string out;
+    http_metrics.render(out);
+    std::lock_guard lock(stats_mu);
+    out += "# TYPE apexloop_projector_events_total counter\n";
+    write_sample(out, "apexloop_projector_events_total", "outcome=\"applied\"", static_cast<double>(applied));
+    write_sample(out, "apexloop_projector_events_total", "outcome=\"rejected\"", static_cast<double>(rejected));
+    write_sample(out, "apexloop_projector_events_total", "outcome=\"skipped\"", static_cast<double>(skipped));
+    out += "# TYPE apexloop_projector_batches_total counter\n";
+    write_sample(out, "apexloop_projector_batches_total", "", static_cast<double>(batches));
+    out += "# HELP apexloop_kafka_consumer_lag Messages in the partition not yet applied.\n";
+    out += "# TYPE apexloop_kafka_consumer_lag gauge\n";
+    for (const auto& l : consumer->lag(next_offsets)) {
+      write_sample(out, "apexloop_kafka_consumer_lag", fmt::format("partition=\"{}\"", l.partition),
+                   static_cast<double>(std::max<std::int64_t>(0, l.high_watermark - l.next_offset)));
+    }
+    out += "# TYPE apexloop_projector_next_offset gauge\n";
+    for (const auto& [p, off] : next_offsets) {
+      write_sample(out, "apexloop_projector_next_offset", fmt::format("partition=\"{}\"", p),
+                   static_cast<double>(off));
+    }
+    out += "# TYPE apexloop_projector_last_event_timestamp_seconds gauge\n";
+    write_sample(out, "apexloop_projector_last_event_timestamp_seconds", "",
+                 static_cast<double>(last_event_at_ms) / 1000.0);
+    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    return res;
+  }
+};
+
+ProjectorApp::ProjectorApp(ProjectorConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+
+ProjectorApp::~ProjectorApp() { stop(); }
+
+std::expected<std::uint16_t, std::string> ProjectorApp::start() {
+  auto& d = *impl_;
+  std::filesystem::create_directories(d.cfg.data_dir);
+  auto store = ReadModelStore::open(d.cfg.data_dir + "/readmodel");
+  if (!store) return std::unexpected(store.error());
+  d.store = std::move(*store);
+  d.next_offsets = d.store->offsets();
+  if (auto t = events::ensure_topic(d.cfg.kafka, 10s); !t) return std::unexpected(t.error());
+  auto consumer = events::Consumer::create(d.cfg.kafka, "apexloop-projector");
+  if (!consumer) return std::unexpected(consumer.error());
+  d.consumer = std::move(*consumer);
+  // This instance owns every partition; it resumes each from the offset stored with the state.
+  if (auto a = d.consumer->assign_all(d.store->offsets(), 10s); !a) return std::unexpected(a.error());
+  for (const auto& [p, off] : d.store->offsets()) spdlog::info("event=resume partition={} offset={}", p, off);
+
+  auto router = std::make_shared<http::Router>();
+  router->add(bhttp::verb::get, "/healthz", [](const http::Request& req, http::RequestContext&) {
+    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router->add(bhttp::verb::get, "/readyz", [&d](const http::Request& req, http::RequestContext&) {
+    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})")
+                   : http::problem_for(req, bhttp::status::service_unavailable, "catching up");
+  });
+  router->add(bhttp::verb::get, "/metrics",
+              [&d](const http::Request& req, http::RequestContext&) { return d.metrics(req); });
+  d.server = std::make_unique<http::Server>(
+      d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },
+      d.http_metrics);
+  const auto port = d.server->start();
+  d.loop = std::thread([&d] { d.run_loop(); });
+  return port;
+}
+
+void ProjectorApp::stop() {
+  auto& d = *impl_;
+  d.stopping = true;
+  if (d.loop.joinable()) d.loop.join();
+  if (d.server) {
+    d.server->stop();
+    d.server->wait();
+  }
+}
+
+}  // namespace apexloop::projector

@@ -1,0 +1,149 @@
+#include "apexloop/projector/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "apexloop/events/codec.hpp"
+#include "apexloop/projector/keys.hpp"
+#include "apexloop/projector/projection.hpp"
+
+namespace apexloop::projector {
+namespace {
+
+// Reads through the batch being built (its own writes first), then the database.
+class BatchKv final : public KvView {
+ public:
+  BatchKv(rocksdb::DB& db, rocksdb::WriteBatch& batch) : db_(db), batch_(batch) {}
+  std::optional<std::string> get(std::string_view key) override {
+    auto it = overlay_.find(key);
+    if (it != overlay_.end()) return it->second;
+    std::string value;
+    const auto s = db_.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) throw std::runtime_error("rocksdb get: " + s.ToString());
+    return value;
+  }
+  void put(std::string_view key, std::string_view value) override {
+    batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+    overlay_.insert_or_assign(std::string(key), std::string(value));
+  }
+  void del(std::string_view key) override {
+    batch_.Delete(rocksdb::Slice(key.data(), key.size()));
+    overlay_.insert_or_assign(std::string(key), std::nullopt);
+  }
+
+ private:
+  rocksdb::DB& db_;
+  rocksdb::WriteBatch& batch_;
+  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+};
+
+rocksdb::Options base_options() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.max_open_files = -1;  // secondaries require it
+  o.compression = rocksdb::kNoCompression;
+  // Readers opened as secondaries replay the WAL; keep recently obsolete WAL files a while so a
+  // reader that catches up late does not find them gone.
+  o.WAL_ttl_seconds = 600;
+  return o;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open(const std::string& dir) {
+  rocksdb::DB* raw = nullptr;
+  const auto s = rocksdb::DB::Open(base_options(), dir, &raw);
+  if (!s.ok()) return std::unexpected("rocksdb open " + dir + ": " + s.ToString());
+  std::unique_ptr<ReadModelStore> store(new ReadModelStore());
+  store->db_.reset(raw);
+  std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(keys::kOffsetPrefix); it->Valid() && it->key().starts_with(keys::kOffsetPrefix); it->Next()) {
+    const auto k = it->key().ToStringView().substr(keys::kOffsetPrefix.size());
+    const auto v = it->value().ToStringView();
+    std::int32_t p = 0;
+    std::int64_t off = 0;
+    std::from_chars(k.data(), k.data() + k.size(), p);
+    std::from_chars(v.data(), v.data() + v.size(), off);
+    store->offsets_[p] = off;
+  }
+  return store;
+}
+
+ReadModelStore::~ReadModelStore() = default;
+
+std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<events::Message>& batch) {
+  BatchStats stats;
+  rocksdb::WriteBatch wb;
+  BatchKv kv(*db_, wb);
+  auto next = offsets_;
+  try {
+    for (const auto& m : batch) {
+      auto it = next.find(m.position.partition);
+      if (it != next.end() && m.position.offset < it->second) {
+        ++stats.skipped;
+        continue;
+      }
+      next[m.position.partition] = m.position.offset + 1;
+      auto e = events::decode(m.value);
+      if (!e) {
+        ++stats.rejected;
+        spdlog::error("event=event_rejected position={} reason=\"{}\"", to_string(m.position), e.error().detail);
+        continue;
+      }
+      auto r = project(*e, m.position, kv);
+      if (!r) {
+        ++stats.rejected;
+        spdlog::error("event=event_rejected position={} type={} reason=\"{}\"", to_string(m.position), e->type,
+                      r.error());
+        continue;
+      }
+      ++stats.applied;
+      stats.last_event_at_ms = e->at.ms;
+    }
+  } catch (const std::exception& ex) {
+    return std::unexpected(ex.what());
+  }
+  for (const auto& [p, off] : next) {
+    if (offsets_[p] != off) wb.Put(keys::offset(p), std::to_string(off));
+  }
+  const auto s = db_->Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) return std::unexpected("rocksdb write: " + s.ToString());
+  offsets_ = std::move(next);
+  return stats;
+}
+
+std::string hash_read_models(rocksdb::DB& db) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    // Length-prefixed so that key/value boundaries cannot shift between two stores.
+    for (const rocksdb::Slice s : {it->key(), it->value()}) {
+      const std::uint64_t n = s.size();
+      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
+      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+    }
+  }
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, out);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
+std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,
+                                                                        const std::string& secondary_dir) {
+  rocksdb::Options o = base_options();
+  o.create_if_missing = false;
+  rocksdb::DB* raw = nullptr;
+  const auto s = rocksdb::DB::OpenAsSecondary(o, dir, secondary_dir, &raw);
+  if (!s.ok()) return std::unexpected("rocksdb open secondary " + dir + ": " + s.ToString());
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+}  // namespace apexloop::projector

@@ -1,0 +1,284 @@
+#include "apexloop/query/app.hpp"
+
+#include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "apexloop/projector/keys.hpp"
+#include "apexloop/projector/store.hpp"
+#include "apexloop/runtime/auth.hpp"
+#include "apexloop/runtime/service.hpp"
+
+namespace apexloop::query {
+
+using namespace std::chrono_literals;
+namespace bhttp = http::bhttp;
+
+namespace {
+
+constexpr std::size_t kDefaultLimit = 50;
+constexpr std::size_t kMaxLimit = 500;
+
+bool is_order_key(std::string_view s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The served record starts {"id":"<uuid>","version":N,...}: read N without parsing the rest.
+std::string version_of(std::string_view record) {
+  constexpr std::string_view kTag = "\"version\":";
+  const auto at = record.find(kTag);
+  if (at == std::string_view::npos) return "0";
+  auto start = at + kTag.size();
+  auto end = start;
+  while (end < record.size() && record[end] >= '0' && record[end] <= '9') ++end;
+  return std::string(record.substr(start, end - start));
+}
+
+}  // namespace
+
+struct QueryApp::Impl {
+  QueryConfig cfg;
+  std::unique_ptr<rocksdb::DB> db;
+  std::string secondary_dir;
+  std::optional<TokenSigner> signer;
+  SystemClock clock;
+  HttpMetrics http_metrics{"query-service"};
+  std::unique_ptr<http::Server> server;
+  std::thread catch_up;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> ready{false};
+
+  std::mutex offsets_mu;
+  std::condition_variable offsets_cv;
+  std::map<std::int32_t, std::int64_t> applied;  // next offset per partition, as last seen
+  std::uint64_t catch_up_errors = 0;
+
+  explicit Impl(QueryConfig c) : cfg(std::move(c)) {}
+
+  void read_offsets() {
+    std::map<std::int32_t, std::int64_t> seen;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(keys::kOffsetPrefix); it->Valid() && it->key().starts_with(keys::kOffsetPrefix); it->Next()) {
+      const auto k = it->key().ToStringView().substr(keys::kOffsetPrefix.size());
+      const auto v = it->value().ToStringView();
+      std::int32_t p = 0;
+      std::int64_t off = 0;
+      std::from_chars(k.data(), k.data() + k.size(), p);
+      std::from_chars(v.data(), v.data() + v.size(), off);
+      seen[p] = off;
+    }
+    {
+      std::lock_guard lock(offsets_mu);
+      applied = std::move(seen);
+    }
+    offsets_cv.notify_all();
+  }
+
+  void run_catch_up() {
+    while (!stopping.load()) {
+      const auto s = db->TryCatchUpWithPrimary();
+      if (!s.ok()) {
+        std::lock_guard lock(offsets_mu);
+        if (catch_up_errors++ % 1000 == 0) spdlog::warn("event=catch_up_failed error=\"{}\"", s.ToString());
+      } else {
+        read_offsets();
+        ready = true;
+      }
+      std::this_thread::sleep_for(cfg.catch_up_interval);
+    }
+  }
+
+  // Read-your-writes: wait (bounded) until the projection has applied the caller's position.
+  std::optional<http::Response> wait_for_position(const http::Request& req) {
+    auto it = req.find("Apexloop-After");
+    if (it == req.end()) return std::nullopt;
+    auto pos = parse_position(std::string_view(it->value().data(), it->value().size()));
+    if (!pos) return http::problem_for(req, bhttp::status::bad_request, "Apexloop-After: " + pos.error());
+    std::unique_lock lock(offsets_mu);
+    const bool reached = offsets_cv.wait_for(lock, cfg.max_after_wait, [&] {
+      auto a = applied.find(pos->partition);
+      return a != applied.end() && a->second > pos->offset;
+    });
+    if (!reached) {
+      auto res = http::problem_for(req, bhttp::status::service_unavailable,
+                                   "the read models have not yet caught up with that position; retry");
+      res.set(bhttp::field::retry_after, "1");
+      return res;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> get(const std::string& key) const {
+    std::string v;
+    const auto s = db->Get(rocksdb::ReadOptions(), key, &v);
+    if (s.ok()) return v;
+    return std::nullopt;
+  }
+
+  // Every read route: authenticate, honour Apexloop-After, then answer from the caller's prefix.
+  template <typename F>
+  http::Router::Route guarded(F f) {
+    return [this, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
+      if (!ready) return http::problem_for(req, bhttp::status::service_unavailable, "starting");
+      auto principal = authenticate(req, *signer, clock);
+      if (!principal) return std::move(principal.error());
+      if (principal->kind != "user") {
+        // Client contacts read their own projections once the access model lands.
+        return http::problem_for(req, bhttp::status::not_found, "no such resource");
+      }
+      if (auto wait = wait_for_position(req)) return std::move(*wait);
+      return f(req, ctx, *principal);
+    };
+  }
+
+  http::Response list_databases(const http::Request& req, http::RequestContext&, const Principal& p) {
+    const bool can_write = p.role == "admin" || p.role == "member";
+    const std::string prefix = keys::database_prefix(p.workspace);
+    Json::Array items;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto j = parse_json(it->value().ToStringView());
+      if (!j || !j->is_object()) continue;
+      for (auto& col : j->as_object()["columns"].as_array()) {
+        col.as_object()["readable"] = true;
+        col.as_object()["writable"] = can_write;
+      }
+      items.push_back(std::move(*j));
+    }
+    return http::json_response(req, bhttp::status::ok, to_json(Json(Json::Object{{"items", Json(std::move(items))}})));
+  }
+
+  http::Response list_records(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    const auto& db_key = ctx.params.at("db");
+    if (!get(keys::database(p.workspace, db_key))) {
+      return http::problem_for(req, bhttp::status::not_found, "no such database");
+    }
+    std::size_t limit = kDefaultLimit;
+    if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
+      std::size_t n = 0;
+      auto r = std::from_chars(l->second.data(), l->second.data() + l->second.size(), n);
+      if (r.ec != std::errc{} || r.ptr != l->second.data() + l->second.size() || n < 1 || n > kMaxLimit) {
+        return http::problem_for(req, bhttp::status::bad_request, "limit must be an integer from 1 to 500");
+      }
+      limit = n;
+    }
+    const std::string prefix = keys::list_prefix(p.workspace, keys::kInternalSet, db_key);
+    std::string start = prefix;
+    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
+      if (!is_order_key(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
+      start = prefix + c->second;
+      start.push_back('\x01');  // strictly after the cursor's key
+    }
+    std::string body = "{\"items\":[";
+    std::size_t n = 0;
+    std::string last;
+    bool more = false;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (n == limit) {
+        more = true;
+        break;
+      }
+      if (n++ > 0) body.push_back(',');
+      body.append(it->value().data(), it->value().size());
+      last = it->key().ToString().substr(prefix.size());
+    }
+    body += "],\"next_cursor\":";
+    if (more) {
+      write_json_string(body, last);
+    } else {
+      body += "null";
+    }
+    body.push_back('}');
+    return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
+  http::Response get_record(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    auto rec = get(keys::served_record(p.workspace, keys::kInternalSet, ctx.params.at("db"), ctx.params.at("id")));
+    if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
+    auto res = http::json_response(req, bhttp::status::ok, *rec);
+    res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");
+    return res;
+  }
+
+  http::Response metrics(const http::Request& req) {
+    std::string out;
+    http_metrics.render(out);
+    std::lock_guard lock(offsets_mu);
+    out += "# HELP apexloop_query_applied_offset Next offset the visible read models have applied.\n";
+    out += "# TYPE apexloop_query_applied_offset gauge\n";
+    for (const auto& [p, off] : applied) {
+      write_sample(out, "apexloop_query_applied_offset", fmt::format("partition=\"{}\"", p), static_cast<double>(off));
+    }
+    out += "# TYPE apexloop_query_catch_up_errors_total counter\n";
+    write_sample(out, "apexloop_query_catch_up_errors_total", "", static_cast<double>(catch_up_errors));
+    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    return res;
+  }
+};
+
+QueryApp::QueryApp(QueryConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+QueryApp::~QueryApp() { stop(); }
+
+std::expected<std::uint16_t, std::string> QueryApp::start() {
+  auto& d = *impl_;
+  auto signer = TokenSigner::from_env();
+  if (!signer) return std::unexpected(signer.error());
+  d.signer = std::move(*signer);
+  const std::string primary = d.cfg.data_dir + "/readmodel";
+  // The projector creates the store; wait for it rather than racing it at start-up.
+  for (int i = 0; i < 600 && !std::filesystem::exists(primary + "/CURRENT"); ++i) std::this_thread::sleep_for(100ms);
+  d.secondary_dir = d.cfg.data_dir + "/query-secondary-" + std::to_string(::getpid());
+  std::filesystem::create_directories(d.secondary_dir);
+  auto db = projector::open_secondary(primary, d.secondary_dir);
+  if (!db) return std::unexpected(db.error());
+  d.db = std::move(*db);
+
+  auto router = std::make_shared<http::Router>();
+  router->add(bhttp::verb::get, "/healthz", [](const http::Request& req, http::RequestContext&) {
+    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router->add(bhttp::verb::get, "/readyz", [&d](const http::Request& req, http::RequestContext&) {
+    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})")
+                   : http::problem_for(req, bhttp::status::service_unavailable, "catching up");
+  });
+  router->add(bhttp::verb::get, "/metrics", [&d](const http::Request& req, http::RequestContext&) { return d.metrics(req); });
+  auto bind = [&d](auto member) {
+    return d.guarded([&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+      return (d.*member)(req, ctx, p);
+    });
+  };
+  router->add(bhttp::verb::get, "/api/v1/databases", bind(&Impl::list_databases));
+  router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
+  router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
+  d.server = std::make_unique<http::Server>(
+      d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },
+      d.http_metrics);
+  d.catch_up = std::thread([&d] { d.run_catch_up(); });
+  return d.server->start();
+}
+
+void QueryApp::stop() {
+  auto& d = *impl_;
+  if (d.server) {
+    d.server->stop();
+    d.server->wait();
+  }
+  d.stopping = true;
+  if (d.catch_up.joinable()) d.catch_up.join();
+  d.db.reset();
+  if (!d.secondary_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(d.secondary_dir, ec);
+  }
+}
+
+}  // namespace apexloop::query

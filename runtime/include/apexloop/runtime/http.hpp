@@ -1,0 +1,99 @@
+#pragma once
+// The HTTP edge shared by the services: a Boost.Beast server whose sessions only move bytes,
+// a router that turns a request into a response, problem+json errors and request metrics.
+
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apexloop/core/json.hpp"
+#include "apexloop/runtime/metrics.hpp"
+
+namespace apexloop::http {
+
+namespace bhttp = boost::beast::http;
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: the kernel picks one; see Server::port()
+  std::size_t body_limit = 1024 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::seconds header_timeout{10};  // a slow sender is closed at this deadline
+  std::chrono::seconds body_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  std::chrono::seconds idle_timeout{60};
+  int threads = 4;
+};
+
+struct RequestContext {
+  std::string remote_ip;
+  std::string route = "unmatched";  // the route pattern, the metrics label
+  std::map<std::string, std::string, std::less<>> params;
+};
+
+using Handler = std::function<Response(const Request&, RequestContext&)>;
+
+class Server {
+ public:
+  Server(ServerOptions opts, Handler handler, HttpMetrics& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; answers the bound port.
+  [[nodiscard]] std::uint16_t start();
+  void stop();
+  void wait();  // until stop() has been called and every thread has returned
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Responses.
+[[nodiscard]] Response problem(unsigned version, bool keep_alive, bhttp::status status,
+                               std::string_view title, std::string_view detail,
+                               Json::Object extra = {});
+[[nodiscard]] Response json_response(const Request& req, bhttp::status status, std::string body);
+[[nodiscard]] Response problem_for(const Request& req, bhttp::status status, std::string_view detail,
+                                   Json::Object extra = {});
+
+// `application/json` (parameters such as charset allowed).
+[[nodiscard]] bool is_json_content_type(const Request& req);
+
+// Routes match method and path segment by segment; `{name}` captures one segment.
+class Router {
+ public:
+  using Route = std::function<Response(const Request&, RequestContext&)>;
+  void add(bhttp::verb method, std::string pattern, Route route);
+  // 404 for an unknown path, 405 with Allow for a known path and another method.
+  [[nodiscard]] Response dispatch(const Request& req, RequestContext& ctx) const;
+
+ private:
+  struct Entry {
+    bhttp::verb method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Route route;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Splits the target into path and decoded query parameters; false on bad percent-encoding.
+struct Target {
+  std::string path;
+  std::map<std::string, std::string, std::less<>> query;
+};
+[[nodiscard]] std::optional<Target> parse_target(std::string_view target);
+
+}  // namespace apexloop::http

@@ -1,0 +1,333 @@
+#include "apexloop/runtime/http.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+namespace apexloop::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// One connection: read a header, vet it, read the body, answer, repeat while keep-alive holds.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, HttpMetrics& metrics)
+      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = ep.address().to_string();
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read_header, shared_from_this()));
+  }
+
+ private:
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
+    parser_->body_limit(opts_.body_limit);
+    stream_.expires_after(first_ ? opts_.header_timeout : opts_.idle_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    first_ = false;
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      return close();
+    }
+    if (ec == bhttp::error::header_limit) {
+      return reply_error(bhttp::status::request_header_fields_too_large, "the request headers are too large");
+    }
+    if (ec) return reply_error(bhttp::status::bad_request, "the request could not be parsed");
+    const auto& h = parser_->get();
+    // Boost 1.74's parser accepts both framing headers at once; a proxy in front may pick the
+    // other one, which is how request smuggling works. Refuse the ambiguity outright.
+    if (h.count(bhttp::field::content_length) > 0 && h.count(bhttp::field::transfer_encoding) > 0) {
+      return reply_error(bhttp::status::bad_request,
+                         "a request may not carry both Content-Length and Transfer-Encoding");
+    }
+    if (h.count(bhttp::field::content_length) > 1) {
+      return reply_error(bhttp::status::bad_request, "more than one Content-Length");
+    }
+    if (parser_->content_length() && *parser_->content_length() > opts_.body_limit) {
+      return reply_error(bhttp::status::payload_too_large, "the request body is too large");
+    }
+    if (parser_->is_done()) return handle();
+    stream_.expires_after(opts_.body_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::body_limit) {
+      return reply_error(bhttp::status::payload_too_large, "the request body is too large");
+    }
+    if (ec == beast::error::timeout || ec == net::error::eof || ec == net::error::connection_reset) {
+      return close();
+    }
+    if (ec) return reply_error(bhttp::status::bad_request, "the request body could not be read");
+    handle();
+  }
+
+  void handle() {
+    const auto started = std::chrono::steady_clock::now();
+    Request req = parser_->release();
+    RequestContext ctx;
+    ctx.remote_ip = remote_ip_;
+    Response res;
+    try {
+      res = handler_(req, ctx);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the service down with it; answer 500 and log it.
+      spdlog::error("event=handler_exception route={} what=\"{}\"", ctx.route, e.what());
+      res = problem_for(req, bhttp::status::internal_server_error, "the server failed to answer");
+    }
+    res.set(bhttp::field::server, "apexloop");
+    res.prepare_payload();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    metrics_.observe(std::string(req.method_string()), ctx.route, res.result_int(), secs);
+    write(std::move(res), !res.keep_alive());
+  }
+
+  void reply_error(bhttp::status status, std::string_view detail) {
+    auto res = problem(11, false, status, "", detail);
+    res.set(bhttp::field::server, "apexloop");
+    res.prepare_payload();
+    metrics_.observe("-", "rejected", res.result_int(), 0);
+    write(std::move(res), true);
+  }
+
+  void write(Response&& res, bool close_after) {
+    auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(opts_.write_timeout);
+    bhttp::async_write(stream_, *sp,
+                       [self = shared_from_this(), sp, close_after](beast::error_code ec, std::size_t) {
+                         if (ec || close_after) return self->close();
+                         self->read_header();
+                       });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  const ServerOptions& opts_;
+  const Handler& handler_;
+  HttpMetrics& metrics_;
+  std::string remote_ip_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions opts;
+  Handler handler;
+  HttpMetrics& metrics;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+
+  Impl(ServerOptions o, Handler h, HttpMetrics& m)
+      : opts(std::move(o)), handler(std::move(h)), metrics(m), ioc(opts.threads) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), opts, handler, metrics)->run();
+      }
+      accept();
+    });
+  }
+};
+
+Server::Server(ServerOptions opts, Handler handler, HttpMetrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(opts), std::move(handler), metrics)) {}
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+std::uint16_t Server::start() {
+  tcp::endpoint ep(net::ip::make_address(impl_->opts.host), impl_->opts.port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  impl_->accept();
+  for (int i = 0; i < impl_->opts.threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void Server::stop() { impl_->ioc.stop(); }
+
+void Server::wait() {
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  impl_->threads.clear();
+}
+
+Response problem(unsigned version, bool keep_alive, bhttp::status status, std::string_view title,
+                 std::string_view detail, Json::Object extra) {
+  Json::Object body = std::move(extra);
+  const auto code = static_cast<unsigned>(status);
+  body["type"] = "about:blank";
+  body["title"] = title.empty() ? std::string(bhttp::obsolete_reason(status)) : std::string(title);
+  body["status"] = static_cast<std::int64_t>(code);
+  body["detail"] = std::string(detail);
+  Response res{status, version};
+  res.set(bhttp::field::content_type, "application/problem+json");
+  res.keep_alive(keep_alive);
+  res.body() = to_json(Json(std::move(body)));
+  return res;
+}
+
+Response problem_for(const Request& req, bhttp::status status, std::string_view detail, Json::Object extra) {
+  return problem(req.version(), req.keep_alive(), status, "", detail, std::move(extra));
+}
+
+Response json_response(const Request& req, bhttp::status status, std::string body) {
+  Response res{status, req.version()};
+  res.set(bhttp::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+bool is_json_content_type(const Request& req) {
+  auto it = req.find(bhttp::field::content_type);
+  if (it == req.end()) return false;
+  std::string_view v(it->value().data(), it->value().size());
+  const auto semi = v.find(';');
+  std::string_view media = v.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  return beast::iequals(media, "application/json");
+}
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const auto end = path.find('/', start);
+    out.emplace_back(path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (plus_is_space && s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<Target> parse_target(std::string_view target) {
+  if (target.empty() || target[0] != '/') return std::nullopt;
+  Target t;
+  const auto q = target.find('?');
+  auto path = percent_decode(target.substr(0, q), false);
+  if (!path) return std::nullopt;
+  t.path = std::move(*path);
+  if (q == std::string_view::npos) return t;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto k = percent_decode(pair.substr(0, eq), true);
+    auto v = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!k || !v) return std::nullopt;
+    t.query.insert_or_assign(std::move(*k), std::move(*v));
+  }
+  return t;
+}
+
+void Router::add(bhttp::verb method, std::string pattern, Route route) {
+  auto segments = split_path(pattern);
+  entries_.push_back({method, std::move(pattern), std::move(segments), std::move(route)});
+}
+
+Response Router::dispatch(const Request& req, RequestContext& ctx) const {
+  auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
+  if (!target) return problem_for(req, bhttp::status::bad_request, "the request target is malformed");
+  const auto segments = split_path(target->path);
+  std::string allow;
+  for (const auto& e : entries_) {
+    if (e.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string, std::less<>> params;
+    bool match = true;
+    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+      const auto& pat = e.segments[i];
+      if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
+        if (segments[i].empty()) match = false;
+        params[pat.substr(1, pat.size() - 2)] = segments[i];
+      } else {
+        match = pat == segments[i];
+      }
+    }
+    if (!match) continue;
+    if (e.method != req.method()) {
+      if (!allow.empty()) allow += ", ";
+      allow += std::string(bhttp::to_string(e.method));
+      continue;
+    }
+    ctx.route = e.pattern;
+    ctx.params = std::move(params);
+    for (auto& [k, v] : target->query) ctx.params.emplace("?" + k, v);
+    return e.route(req, ctx);
+  }
+  if (!allow.empty()) {
+    auto res = problem_for(req, bhttp::status::method_not_allowed, "this path does not take that method");
+    res.set(bhttp::field::allow, allow);
+    return res;
+  }
+  return problem_for(req, bhttp::status::not_found, "no such resource");
+}
+
+}  // namespace apexloop::http

@@ -1,0 +1,430 @@
+#!/usr/bin/python3
+"""Validate event-log messages against the JSON Schemas in schemas/events/.
+
+Usage:
+  validate_events.py SCHEMA_DIR NDJSON_FILE [--min-types N] [--require-types a,b,c]
+  validate_events.py --self-test SCHEMA_DIR
+
+NDJSON_FILE holds one Kafka message value (one event) per line; blank lines are
+skipped. Each event is checked against SCHEMA_DIR/<type>.v<v>.json, which
+$refs SCHEMA_DIR/envelope.v1.json. One line is printed per invalid event, then
+a final summary line "N passed, M failed".
+
+Exit status 1 if any event failed, if the file holds no events, if fewer than
+--min-types distinct event types passed, or if a --require-types type has no
+passing event. --self-test checks embedded good and bad examples instead.
+
+Only the standard library and jsonschema (Debian python3-jsonschema) are used.
+"""
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+
+import jsonschema
+
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+MAX_ERRORS_PER_EVENT = 3
+MAX_MESSAGE_CHARS = 300
+
+
+# --------------------------------------------------------------------------
+# Loading schemas
+# --------------------------------------------------------------------------
+
+class SchemaSet:
+    """All *.json schemas of one directory, resolvable by their $id."""
+
+    def __init__(self, schema_dir):
+        self.dir = schema_dir
+        self.by_file = {}   # file name -> schema
+        self.store = {}     # $id -> schema
+        for name in sorted(os.listdir(schema_dir)):
+            if not name.endswith(".json"):
+                continue
+            with open(os.path.join(schema_dir, name), encoding="utf-8") as f:
+                schema = json.load(f)
+            jsonschema.Draft202012Validator.check_schema(schema)
+            self.by_file[name] = schema
+            if "$id" in schema:
+                self.store[schema["$id"]] = schema
+        if "envelope.v1.json" not in self.by_file:
+            raise SystemExit(f"{schema_dir}: envelope.v1.json not found")
+        self._validators = {}
+
+    def event_files(self):
+        return [n for n in self.by_file if n != "envelope.v1.json"]
+
+    def validator_for(self, etype, version):
+        """Validator for (type, v), or None if there is no such schema."""
+        if not isinstance(etype, str) or not TYPE_RE.match(etype):
+            return None
+        if type(version) is not int or version < 1:
+            return None
+        name = f"{etype}.v{version}.json"
+        if name not in self.by_file:
+            return None
+        if name not in self._validators:
+            self._validators[name] = self._make_validator(self.by_file[name])
+        return self._validators[name]
+
+    def _make_validator(self, schema):
+        format_checker = jsonschema.FormatChecker()
+        try:  # jsonschema >= 4.18
+            from referencing import Registry, Resource
+            registry = Registry().with_resources(
+                (uri, Resource.from_contents(s)) for uri, s in self.store.items())
+            return jsonschema.Draft202012Validator(
+                schema, registry=registry, format_checker=format_checker)
+        except ImportError:  # Debian bookworm: jsonschema 4.10
+            resolver = jsonschema.RefResolver.from_schema(schema, store=self.store)
+            return jsonschema.Draft202012Validator(
+                schema, resolver=resolver, format_checker=format_checker)
+
+
+# --------------------------------------------------------------------------
+# Checking one event
+# --------------------------------------------------------------------------
+
+def _short(text):
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
+
+
+def _where(error):
+    path = "".join(f"[{p}]" if isinstance(p, int) else f"/{p}" for p in error.absolute_path)
+    return path or "/"
+
+
+def _error_key(error):
+    # Deepest, most specific errors first; then a stable order.
+    return (-len(error.absolute_path), _where(error), error.message)
+
+
+def check_event(schemas, event):
+    """Return a list of error strings (empty if the event is valid)."""
+    if not isinstance(event, dict):
+        return [f"event is not a JSON object but {type(event).__name__}"]
+    etype, version = event.get("type"), event.get("v")
+    if "type" not in event or "v" not in event:
+        return ["event has no 'type' or no 'v'"]
+    validator = schemas.validator_for(etype, version)
+    if validator is None:
+        return [f"unknown event type/version: type={json.dumps(etype)} v={json.dumps(version)}"]
+    errors = sorted(validator.iter_errors(event), key=_error_key)
+    return [f"{_where(e)}: {_short(e.message)}" for e in errors]
+
+
+def check_line(schemas, text):
+    """Parse and check one NDJSON line; return (type or None, errors)."""
+    try:
+        event = json.loads(text)
+    except ValueError as e:
+        return None, [f"not valid JSON: {e}"]
+    errors = check_event(schemas, event)
+    return (event.get("type") if isinstance(event, dict) else None), errors
+
+
+def format_errors(errors):
+    shown = errors[:MAX_ERRORS_PER_EVENT]
+    more = len(errors) - len(shown)
+    return "; ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+
+# --------------------------------------------------------------------------
+# Validating a file
+# --------------------------------------------------------------------------
+
+def validate_file(schema_dir, path, min_types, require_types):
+    schemas = SchemaSet(schema_dir)
+    passed = failed = 0
+    seen_types = set()
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            etype, errors = check_line(schemas, line)
+            if errors:
+                failed += 1
+                print(f"line {lineno}: {format_errors(errors)}")
+            else:
+                passed += 1
+                seen_types.add(etype)
+
+    ok = failed == 0
+    if passed + failed == 0:
+        print(f"{path}: no events")
+        ok = False
+    if min_types is not None and len(seen_types) < min_types:
+        print(f"only {len(seen_types)} distinct valid event types, need {min_types}: "
+              f"{', '.join(sorted(seen_types)) or '-'}")
+        ok = False
+    missing = [t for t in require_types if t not in seen_types]
+    if missing:
+        print(f"required event types missing: {', '.join(missing)}")
+        ok = False
+    print(f"{passed} passed, {failed} failed")
+    return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------
+# Self-test: embedded good and bad examples
+# --------------------------------------------------------------------------
+
+WS = "0190f5a0-0000-4000-8000-00000000a001"            # any version
+USER = "0190f5a0-0000-4000-8000-00000000b001"
+RECORD = "0190f5a2-1c3d-7e4f-9a0b-1c2d3e4f5a6b"
+CORR = "0190f5a2-0000-7000-8000-000000000c01"
+
+
+def _event(eid_suffix, etype, stream, seq, data, actor=None, causation=""):
+    return {
+        "id": f"0190f5a2-1c3d-7e4f-8a0b-{eid_suffix:012x}",
+        "type": etype,
+        "v": 1,
+        "workspace": WS,
+        "stream": stream,
+        "seq": seq,
+        "at": "2024-07-15T09:30:12.345Z",
+        "actor": actor or {"kind": "user", "id": USER},
+        "correlation": CORR,
+        "causation": causation,
+        "data": data,
+    }
+
+
+GOOD = {
+    "workspace.created": _event(
+        1, "workspace.created", f"workspace/{WS}", 1, {"name": "Acme GmbH"},
+        actor={"kind": "bootstrap", "id": ""}),
+    "user.added": _event(
+        2, "user.added", f"user/{USER}", 1,
+        {"user_id": USER, "email": "ada@example.com", "name": "Ada Lovelace", "role": "admin"},
+        actor={"kind": "bootstrap", "id": ""},
+        causation="0190f5a2-1c3d-7e4f-8a0b-000000000001"),
+    "database.defined": _event(
+        3, "database.defined", "database/projects", 1, {"key": "projects", "name": "Projects"}),
+    "column.added": _event(
+        4, "column.added", "database/projects", 2,
+        {"database": "projects", "key": "status", "name": "Status", "type": "select",
+         "options": {"choices": ["open", "done"]}, "internal": False}),
+    "record.created": _event(
+        5, "record.created", f"record/projects/{RECORD}", 1,
+        {"database": "projects", "record_id": RECORD,
+         "fields": {"title": "Website relaunch", "status": "open", "budget": 1200.5, "tags": None},
+         "idempotency_key": "create-42"}),
+    "record.updated": _event(
+        6, "record.updated", f"record/projects/{RECORD}", 2,
+        {"database": "projects", "record_id": RECORD,
+         "changes": {"status": {"before": "open", "after": "done"},
+                     "budget": {"before": None, "after": 900}}}),
+    "record.deleted": _event(
+        7, "record.deleted", f"record/projects/{RECORD}", 3,
+        {"database": "projects", "record_id": RECORD},
+        actor={"kind": "system", "id": "retention"}),
+}
+
+
+def _bad(base, mutate):
+    event = copy.deepcopy(GOOD[base])
+    mutate(event)
+    return event
+
+
+def _set(path, value):
+    def mutate(event):
+        target = event
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = value
+    return mutate
+
+
+def _drop(path):
+    def mutate(event):
+        target = event
+        for p in path[:-1]:
+            target = target[p]
+        del target[path[-1]]
+    return mutate
+
+
+# (name, text the error report must contain, event): each bad example must fail,
+# and for the intended reason.
+BAD = [
+    ("envelope: missing 'at'", "'at' is a required",
+     _bad("record.created", _drop(["at"]))),
+    ("envelope: missing 'correlation'", "'correlation' is a required",
+     _bad("workspace.created", _drop(["correlation"]))),
+    ("envelope: extra top-level property", "'extra' was unexpected",
+     _bad("record.deleted", _set(["extra"], 1))),
+    ("data: missing 'name'", "/data: 'name' is a required",
+     _bad("database.defined", _drop(["data", "name"]))),
+    ("user.added: password_hash in data", "'password_hash' was unexpected",
+     _bad("user.added", _set(["data", "password_hash"], "$argon2id$v=19$m=65536,t=3,p=4$x$y"))),
+    ("user.added: password in data", "'password' was unexpected",
+     _bad("user.added", _set(["data", "password"], "hunter2"))),
+    ("user.added: bad role", "/data/role",
+     _bad("user.added", _set(["data", "role"], "owner"))),
+    ("user.added: bad email", "/data/email",
+     _bad("user.added", _set(["data", "email"], "ada at example.com"))),
+    ("wrong v (no schema record.updated.v2)", "unknown event type/version",
+     _bad("record.updated", _set(["v"], 2))),
+    ("v as string", "unknown event type/version",
+     _bad("record.updated", _set(["v"], "1"))),
+    ("unknown type", "unknown event type/version",
+     _bad("record.deleted", _set(["type"], "record.archived"))),
+    ("id not UUIDv7 (version 4)", "/id",
+     _bad("record.created", _set(["id"], "0190f5a2-1c3d-4e4f-8a0b-000000000005"))),
+    ("id uppercase", "/id",
+     _bad("record.created", _set(["id"], "0190F5A2-1C3D-7E4F-8A0B-000000000005"))),
+    ("id bad variant", "/id",
+     _bad("record.created", _set(["id"], "0190f5a2-1c3d-7e4f-ca0b-000000000005"))),
+    ("workspace not a UUID", "/workspace",
+     _bad("record.created", _set(["workspace"], "acme"))),
+    ("record_id not a UUID", "/data/record_id",
+     _bad("record.deleted", _set(["data", "record_id"], "42"))),
+    ("user.added: user_id without dashes", "/data/user_id",
+     _bad("user.added", _set(["data", "user_id"], USER.replace("-", "")))),
+    ("causation neither UUID nor empty", "/causation",
+     _bad("record.updated", _set(["causation"], "n/a"))),
+    ("user actor with empty id", "/actor/id",
+     _bad("record.updated", _set(["actor"], {"kind": "user", "id": ""}))),
+    ("actor kind unknown", "/actor/kind",
+     _bad("record.updated", _set(["actor"], {"kind": "robot", "id": ""}))),
+    ("at without milliseconds", "/at",
+     _bad("record.created", _set(["at"], "2024-07-15T09:30:12Z"))),
+    ("at with offset", "/at",
+     _bad("record.created", _set(["at"], "2024-07-15T09:30:12.345+02:00"))),
+    ("seq 0", "/seq",
+     _bad("record.created", _set(["seq"], 0))),
+    ("workspace.created seq 2", "/seq",
+     _bad("workspace.created", _set(["seq"], 2))),
+    ("record stream on a database event", "/stream",
+     _bad("database.defined", _set(["stream"], f"record/projects/{RECORD}"))),
+    ("record.updated: empty changes", "/data/changes",
+     _bad("record.updated", _set(["data", "changes"], {}))),
+    ("record.updated: change without before", "/data/changes/status: 'before'",
+     _bad("record.updated", _set(["data", "changes"], {"status": {"after": "done"}}))),
+    ("record.updated: change with extra key", "'x' was unexpected",
+     _bad("record.updated", _set(["data", "changes"], {"status": {"before": 1, "after": 2, "x": 3}}))),
+    ("database.defined: key with uppercase", "/data/key",
+     _bad("database.defined", _set(["data", "key"], "Projects"))),
+    ("database.defined: key starting with digit", "/data/key",
+     _bad("database.defined", _set(["data", "key"], "1projects"))),
+    ("database.defined: key too long", "/data/key",
+     _bad("database.defined", _set(["data", "key"], "a" * 64))),
+    ("column.added: bad column key", "/data/key",
+     _bad("column.added", _set(["data", "key"], "due-date"))),
+    ("column.added: unknown type", "/data/type",
+     _bad("column.added", _set(["data", "type"], "formula"))),
+    ("column.added: select without choices", "/data/options",
+     _bad("column.added", _set(["data", "options"], {}))),
+    ("column.added: missing internal", "'internal' is a required",
+     _bad("column.added", _drop(["data", "internal"]))),
+    ("record.created: bad field key", "/data/fields",
+     _bad("record.created", _set(["data", "fields"], {"Title": "x"}))),
+    ("record.created: empty idempotency_key", "/data/idempotency_key",
+     _bad("record.created", _set(["data", "idempotency_key"], ""))),
+    ("workspace.created: empty name", "/data/name",
+     _bad("workspace.created", _set(["data", "name"], ""))),
+    ("workspace.created: name too long", "/data/name",
+     _bad("workspace.created", _set(["data", "name"], "x" * 201))),
+]
+
+# Valid variations that must keep passing (guard against over-strict schemas).
+GOOD_EXTRA = [
+    ("database.defined: 63-char key", _bad("database.defined", _set(["data", "key"], "a" * 63))),
+    ("column.added: relation", _bad("column.added", lambda e: e["data"].update(
+        {"type": "relation", "options": {"database": "clients"}}))),
+    ("column.added: text with no options", _bad("column.added", lambda e: e["data"].update(
+        {"type": "text", "options": {}, "internal": True}))),
+    ("column.added: money with currency", _bad("column.added", lambda e: e["data"].update(
+        {"type": "money", "options": {"currency": "EUR"}}))),
+    ("record.created: no idempotency_key, empty fields", _bad("record.created", lambda e: (
+        e["data"].pop("idempotency_key"), e["data"].update({"fields": {}})))),
+    ("contact actor", _bad("record.updated", _set(["actor"], {"kind": "contact", "id": USER}))),
+    ("causation is a UUID", _bad("record.updated", _set(["causation"], CORR))),
+]
+
+
+def self_test(schema_dir):
+    schemas = SchemaSet(schema_dir)
+    passed = failed = 0
+
+    def expect(name, event, valid, reason=""):
+        nonlocal passed, failed
+        errors = check_event(schemas, json.loads(json.dumps(event)))
+        if (not errors) == valid and (valid or any(reason in e for e in errors)):
+            passed += 1
+        else:
+            failed += 1
+            want = "valid" if valid else f"invalid with {reason!r}"
+            detail = format_errors(errors) if errors else "no errors"
+            print(f"FAIL {name}: expected {want}, got {detail}")
+
+    # Every event schema has a good example, and every good example has a schema.
+    files = set(schemas.event_files())
+    examples = {f"{t}.v{e['v']}.json" for t, e in GOOD.items()}
+    for name in sorted(files | examples):
+        if name in files and name in examples:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL coverage: {name} has "
+                  + ("no good example" if name in files else "no schema file"))
+
+    for etype, event in GOOD.items():
+        expect(f"good {etype}", event, True)
+    for name, event in GOOD_EXTRA:
+        expect(f"good {name}", event, True)
+    for name, reason, event in BAD:
+        expect(f"bad {name}", event, False, reason)
+    # Line-level failures (what the file mode sees).
+    for name, text in [("bad line: not JSON", "{not json"), ("bad line: array", "[1, 2]"),
+                       ("bad line: no type", json.dumps({"v": 1}))]:
+        _, errors = check_line(schemas, text)
+        if errors:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {name}: expected invalid, got no errors")
+
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+# --------------------------------------------------------------------------
+
+def main(argv):
+    parser = argparse.ArgumentParser(
+        description="Validate NDJSON event-log messages against schemas/events/*.json")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check embedded good/bad examples against SCHEMA_DIR")
+    parser.add_argument("--min-types", type=int, default=None, metavar="N",
+                        help="fail unless at least N distinct event types passed")
+    parser.add_argument("--require-types", default="", metavar="a,b,c",
+                        help="fail unless each listed event type passed at least once")
+    parser.add_argument("schema_dir", metavar="SCHEMA_DIR")
+    parser.add_argument("ndjson", metavar="NDJSON_FILE", nargs="?")
+    args = parser.parse_args(argv)
+
+    if args.self_test and args.ndjson is not None:
+        parser.error("--self-test takes only SCHEMA_DIR")
+    if not args.self_test and args.ndjson is None:
+        parser.error("NDJSON_FILE is required")
+    try:
+        if args.self_test:
+            return self_test(args.schema_dir)
+        required = [t.strip() for t in args.require_types.split(",") if t.strip()]
+        return validate_file(args.schema_dir, args.ndjson, args.min_types, required)
+    except (OSError, ValueError, jsonschema.SchemaError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
