@@ -37,6 +37,8 @@ struct Case {
   const char* normalized = nullptr;  // when it differs from the input
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << to_string(c.type) << " " << c.value; }
+
 class NormalizeValue : public ::testing::TestWithParam<Case> {};
 
 TEST_P(NormalizeValue, AcceptsValidAndRejectsInvalid) {

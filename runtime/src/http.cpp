@@ -48,6 +48,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::header_limit) {
       return reply_error(bhttp::status::request_header_fields_too_large, "the request headers are too large");
     }
+    // A declared Content-Length over the limit is caught with the header, before any body is read.
+    if (ec == bhttp::error::body_limit) {
+      return reply_error(bhttp::status::payload_too_large, "the request body is too large");
+    }
     if (ec) return reply_error(bhttp::status::bad_request, "the request could not be parsed");
     const auto& h = parser_->get();
     // Boost 1.74's parser accepts both framing headers at once; a proxy in front may pick the
