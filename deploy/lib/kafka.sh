@@ -45,7 +45,7 @@ kafka_version() {
     return 0
   fi
   local pom="$_KAFKA_REPO_ROOT/deploy/kafka/pom.xml" v
-  v=$(sed -n 's:.*<kafka\.version>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*</kafka\.version>.*:\1:p' "$pom" | head -n 1)
+  v=$(sed -n 's:.*<kafka\.version>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*</kafka\.version>.*:\1:p;T;q' "$pom")
   if [[ -z $v ]]; then
     echo "kafka.sh: no <kafka.version> in $pom" >&2
     return 1
@@ -90,7 +90,7 @@ kafka_fetch() {
     echo "kafka.sh: fetching Kafka $version jars into $home/libs" >&2
     # Fetch into a fresh directory and swap it in, so that an interrupted
     # fetch never leaves a half-filled libs/ that looks usable.
-    tmp=$(mktemp -d "$home/libs.tmp.XXXXXX") || exit 1
+    tmp=$(mktemp -d "$home/libs.tmp.XXXXXX") && chmod 755 "$tmp" || exit 1
     if ! mvn -B -q -f "$pom" -Dkafka.version="$version" \
         dependency:copy-dependencies -DincludeScope=runtime \
         -DoutputDirectory="$tmp" >"$home/fetch.log" 2>&1; then
@@ -185,8 +185,7 @@ kafka_start() {
 
   local timeout=${APEXLOOP_KAFKA_START_TIMEOUT:-60}
   if ! _kafka_wait_ready "$pid" "$port" "$timeout"; then
-    echo "kafka_start: broker in $dir not ready on 127.0.0.1:$port within ${timeout}s; last lines of $log:" >&2
-    tail -n 40 "$log" >&2
+    _kafka_report_failure "$log"
     kafka_stop "$dir" >/dev/null 2>&1 || true
     return 1
   fi
@@ -407,15 +406,18 @@ _kafka_pid_of() {
 _kafka_wait_ready() {
   local pid=$1 port=$2 timeout=$3
   local deadline=$((SECONDS + timeout))
-  local have_kcat=
+  local have_kcat='' out
   command -v kcat >/dev/null 2>&1 && have_kcat=1
   while ((SECONDS < deadline)); do
     if ! _kafka_alive "$pid"; then
-      echo "kafka_start: broker process $pid exited during startup" >&2
+      echo "kafka_start: broker process $pid exited during startup (port $port)" >&2
       return 1
     fi
     if [[ -n $have_kcat ]]; then
-      if timeout 10 kcat -b "127.0.0.1:$port" -L -m 2 2>/dev/null | grep -q '^ *1 brokers:'; then
+      # Captured rather than piped into grep -q: under the caller's pipefail
+      # an early grep exit would fail the pipeline with kcat's SIGPIPE.
+      out=$(timeout 10 kcat -b "127.0.0.1:$port" -L -m 2 2>/dev/null) || true
+      if [[ $out =~ (^|$'\n')\ *1\ brokers: ]]; then
         return 0
       fi
     elif (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -426,5 +428,18 @@ _kafka_wait_ready() {
     fi
     sleep 0.25
   done
+  echo "kafka_start: broker process $pid not ready on 127.0.0.1:$port within ${timeout}s" >&2
   return 1
+}
+
+# Prints why a start failed: the ERROR/FATAL lines of the last start in LOG
+# (a failing broker logs its cause once, then pages of orderly shutdown that
+# would push it out of any tail), then the last lines.
+_kafka_report_failure() {
+  local log=$1 from
+  from=$(grep -n '^===== kafka_start' "$log" | tail -n 1 | cut -d : -f 1)
+  echo "kafka_start: errors logged by this start (from $log):" >&2
+  tail -n +"${from:-1}" "$log" | grep -E -A 4 '^\[[^]]*\] (ERROR|FATAL)' | head -n 40 >&2 || true
+  echo "kafka_start: last lines of $log:" >&2
+  tail -n 15 "$log" >&2
 }
