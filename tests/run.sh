@@ -18,7 +18,9 @@ apexloop_build build
 
 if [[ ${APEXLOOP_SKIP_SANITIZE:-0} != 1 ]]; then
   echo "== unit tests under ASan+UBSan"
-  apexloop_build build-asan -DAPEXLOOP_SANITIZE=ON
+  # Debug (-O0) builds much faster than an optimised sanitizer build and finds the same bugs.
+  apexloop_build build-asan -DAPEXLOOP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -- \
+    core_tests events_tests runtime_tests projector_tests command_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -L unit --output-on-failure -j 2
 fi

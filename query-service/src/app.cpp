@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "apexloop/core/schema.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/store.hpp"
 #include "apexloop/runtime/auth.hpp"
@@ -157,7 +158,7 @@ struct QueryApp::Impl {
 
   http::Response list_records(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
     const auto& db_key = ctx.params.at("db");
-    if (!get(keys::database(p.workspace, db_key))) {
+    if (!is_valid_key(db_key) || !get(keys::database(p.workspace, db_key))) {
       return http::problem_for(req, bhttp::status::not_found, "no such database");
     }
     std::size_t limit = kDefaultLimit;
@@ -201,7 +202,11 @@ struct QueryApp::Impl {
   }
 
   http::Response get_record(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
-    auto rec = get(keys::served_record(p.workspace, keys::kInternalSet, ctx.params.at("db"), ctx.params.at("id")));
+    const auto& db_key = ctx.params.at("db");
+    const auto& id = ctx.params.at("id");
+    // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
+    auto rec = is_valid_key(db_key) && is_uuid(id) ? get(keys::served_record(p.workspace, keys::kInternalSet, db_key, id))
+                                                   : std::nullopt;
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");

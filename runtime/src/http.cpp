@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <thread>
 
 namespace apexloop::http {
@@ -67,6 +68,22 @@ class Session : public std::enable_shared_from_this<Session> {
       return reply_error(bhttp::status::payload_too_large, "the request body is too large");
     }
     if (parser_->is_done()) return handle();
+    // A client that asked to be told before sending its body (curl does above 1 KiB) would
+    // otherwise wait a second for the 100 that never comes.
+    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(opts_.write_timeout);
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (ec) return self->close();
+                         self->read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     stream_.expires_after(opts_.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
   }
@@ -107,23 +124,51 @@ class Session : public std::enable_shared_from_this<Session> {
     res.set(bhttp::field::server, "apexloop");
     res.prepare_payload();
     metrics_.observe("-", "rejected", res.result_int(), 0);
-    write(std::move(res), true);
+    write(std::move(res), true, true);
   }
 
-  void write(Response&& res, bool close_after) {
+  // `unread_body`: the answer came before the request's body was read (see linger()).
+  void write(Response&& res, bool close_after, bool unread_body = false) {
     auto sp = std::make_shared<Response>(std::move(res));
     stream_.expires_after(opts_.write_timeout);
     bhttp::async_write(stream_, *sp,
-                       [self = shared_from_this(), sp, close_after](beast::error_code ec, std::size_t) {
-                         if (ec || close_after) return self->close();
+                       [self = shared_from_this(), sp, close_after, unread_body](beast::error_code ec, std::size_t) {
+                         if (ec) return self->close();
+                         if (unread_body) return self->linger();
+                         if (close_after) return self->close();
                          self->read_header();
                        });
+  }
+
+  // After an early answer (413, 400) the peer may still be sending its body. Closing at once
+  // would make the kernel reset the connection and the peer (or a proxy) lose our answer, so
+  // read and discard what still comes, bounded in bytes and time, then close.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lingered_ = 0;
+    stream_.expires_after(kLingerTime);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > kLingerBytes) return self->close();
+      self->drain();
+    });
   }
 
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
   }
+
+  static constexpr std::chrono::seconds kLingerTime{5};
+  static constexpr std::size_t kLingerBytes = 256u * 1024 * 1024;
+  std::array<char, 16 * 1024> discard_{};
+  std::size_t lingered_ = 0;
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

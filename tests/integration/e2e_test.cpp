@@ -289,6 +289,11 @@ TEST_F(EndToEnd, HostileFramingIsRefusedByTheServiceItself) {
   // Headers over the limit.
   const std::string big = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   EXPECT_TRUE(raw_exchange(stack->query_port, big).starts_with("HTTP/1.1 431"));
+  // A client waiting for 100 Continue gets it at once instead of stalling.
+  const std::string expect =
+      "POST /api/v1/databases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+  EXPECT_TRUE(raw_exchange(stack->command_port, expect, 500ms).starts_with("HTTP/1.1 100 Continue"));
   EXPECT_TRUE(stack->command.running());
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +201,9 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chro
   stream.expires_after(timeout);
   stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   net::write(stream.socket(), net::buffer(bytes));
+  // Blocking reads ignore tcp_stream's (async-only) deadline: bound them at the socket.
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string out;
   char buf[4096];
   beast::error_code ec;
