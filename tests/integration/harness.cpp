@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +14,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <cstring>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -197,22 +198,18 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
   net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(timeout);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  net::write(stream.socket(), net::buffer(bytes));
-  // Blocking reads ignore tcp_stream's (async-only) deadline: bound them at the socket.
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  net::write(socket, net::buffer(bytes));
+  // Read asynchronously so the deadline holds even when the peer neither answers nor closes.
   std::string out;
-  char buf[4096];
-  beast::error_code ec;
-  for (;;) {
-    stream.expires_after(timeout);
-    const std::size_t n = stream.read_some(net::buffer(buf), ec);
-    if (ec) break;
-    out.append(buf, n);
-  }
+  std::array<char, 4096> buf{};
+  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code ec, std::size_t n) {
+    out.append(buf.data(), n);
+    if (!ec) socket.async_read_some(net::buffer(buf), on_read);
+  };
+  socket.async_read_some(net::buffer(buf), on_read);
+  ioc.run_for(timeout);
   return out;
 }
 
