@@ -444,9 +444,7 @@ struct CommandApp::Impl {
     });
   }
 
-  Response metrics(const Request& req) {
-    std::string out;
-    http_metrics.render(out);
+  void samples(std::string& out) {
     std::lock_guard lock(stats_mu);
     out += "# TYPE apexloop_command_events_appended_total counter\n";
     write_sample(out, "apexloop_command_events_appended_total", "", static_cast<double>(appended));
@@ -457,9 +455,6 @@ struct CommandApp::Impl {
     write_sample(out, "apexloop_command_rebuild_events", "", static_cast<double>(rebuild_events));
     out += "# TYPE apexloop_command_ready gauge\n";
     write_sample(out, "apexloop_command_ready", "", ready ? 1.0 : 0.0);
-    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    return res;
   }
 };
 
@@ -482,13 +477,8 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   d.producer = std::move(*producer);
 
   auto router = std::make_shared<http::Router>();
-  router->add(bhttp::verb::get, "/healthz", [](const Request& req, RequestContext&) {
-    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
-  });
-  router->add(bhttp::verb::get, "/readyz", [&d](const Request& req, RequestContext&) {
-    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})") : d.not_ready(req);
-  });
-  router->add(bhttp::verb::get, "/metrics", [&d](const Request& req, RequestContext&) { return d.metrics(req); });
+  http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
+                               [&d](std::string& out) { d.samples(out); });
   auto bind = [&d](Response (Impl::*member)(const Request&, RequestContext&)) {
     return [&d, member](const Request& req, RequestContext& ctx) { return (d.*member)(req, ctx); };
   };

@@ -21,14 +21,5 @@ int main() {
     spdlog::warn("event=bootstrap_disabled reason=\"APEXLOOP_BOOTSTRAP_TOKEN is not set\"");
   }
   command::CommandApp app(cfg);
-  auto port = app.start();
-  if (!port) {
-    spdlog::critical("event=start_failed error=\"{}\"", port.error());
-    return 1;
-  }
-  write_port_file(env_or("APEXLOOP_PORT_FILE", ""), *port);
-  spdlog::info("event=listening port={}", *port);
-  wait_for_stop_signal();
-  app.stop();
-  return 0;
+  return serve(app);
 }

@@ -1,5 +1,7 @@
 #include "apexloop/events/kafka.hpp"
 
+#include "apexloop/core/env.hpp"
+
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
@@ -10,19 +12,6 @@
 
 namespace apexloop::events {
 namespace {
-
-std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : std::move(fallback);
-}
-
-int env_int_or(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long n = std::strtol(v, &end, 10);
-  return (end != nullptr && *end == '\0' && n > 0 && n < 10000) ? static_cast<int>(n) : fallback;
-}
 
 std::expected<rd_kafka_conf_t*, std::string> make_conf(const KafkaConfig& cfg,
                                                        const std::map<std::string, std::string>& props) {
@@ -66,8 +55,11 @@ KafkaConfig KafkaConfig::from_env() {
   KafkaConfig c;
   c.bootstrap = env_or("KAFKA_BOOTSTRAP", c.bootstrap);
   c.topic = env_or("APEXLOOP_TOPIC", c.topic);
-  c.partitions = env_int_or("APEXLOOP_TOPIC_PARTITIONS", c.partitions);
-  c.replication = env_int_or("APEXLOOP_TOPIC_REPLICATION", c.replication);
+  // Out-of-range counts fall back to the defaults rather than reaching the broker.
+  const long partitions = env_long("APEXLOOP_TOPIC_PARTITIONS", c.partitions);
+  const long replication = env_long("APEXLOOP_TOPIC_REPLICATION", c.replication);
+  if (partitions > 0 && partitions < 10000) c.partitions = static_cast<int>(partitions);
+  if (replication > 0 && replication < 100) c.replication = static_cast<int>(replication);
   return c;
 }
 

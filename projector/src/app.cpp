@@ -56,9 +56,7 @@ struct ProjectorApp::Impl {
     }
   }
 
-  http::Response metrics(const http::Request& req) const {
-    std::string out;
-    http_metrics.render(out);
+  void samples(std::string& out) const {
     std::lock_guard lock(stats_mu);
     out += "# TYPE apexloop_projector_events_total counter\n";
     write_sample(out, "apexloop_projector_events_total", "outcome=\"applied\"", static_cast<double>(applied));
@@ -80,9 +78,6 @@ struct ProjectorApp::Impl {
     out += "# TYPE apexloop_projector_last_event_timestamp_seconds gauge\n";
     write_sample(out, "apexloop_projector_last_event_timestamp_seconds", "",
                  static_cast<double>(last_event_at_ms) / 1000.0);
-    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    return res;
   }
 };
 
@@ -106,15 +101,8 @@ std::expected<std::uint16_t, std::string> ProjectorApp::start() {
   for (const auto& [p, off] : d.store->offsets()) spdlog::info("event=resume partition={} offset={}", p, off);
 
   auto router = std::make_shared<http::Router>();
-  router->add(bhttp::verb::get, "/healthz", [](const http::Request& req, http::RequestContext&) {
-    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
-  });
-  router->add(bhttp::verb::get, "/readyz", [&d](const http::Request& req, http::RequestContext&) {
-    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})")
-                   : http::problem_for(req, bhttp::status::service_unavailable, "catching up");
-  });
-  router->add(bhttp::verb::get, "/metrics",
-              [&d](const http::Request& req, http::RequestContext&) { return d.metrics(req); });
+  http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
+                               [&d](std::string& out) { d.samples(out); });
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -45,17 +45,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   projector::ProjectorConfig cfg{env_or("APEXLOOP_DATA_DIR", ".run/data"), events::KafkaConfig::from_env(), *http,
-                                 env_or("APEXLOOP_PORT_FILE", ""),
                                  static_cast<std::size_t>(env_long("APEXLOOP_PROJECTOR_MAX_BATCH", 2000))};
   projector::ProjectorApp app(cfg);
-  auto port = app.start();
-  if (!port) {
-    spdlog::critical("event=start_failed error=\"{}\"", port.error());
-    return 1;
-  }
-  write_port_file(cfg.port_file, *port);
-  spdlog::info("event=listening port={}", *port);
-  wait_for_stop_signal();
-  app.stop();
-  return 0;
+  return serve(app);
 }

@@ -61,7 +61,13 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   if (!s.ok()) return std::unexpected("rocksdb open " + dir + ": " + s.ToString());
   std::unique_ptr<ReadModelStore> store(new ReadModelStore());
   store->db_.reset(raw);
-  std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+  store->offsets_ = read_offsets(*raw);
+  return store;
+}
+
+std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db) {
+  std::map<std::int32_t, std::int64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(keys::kOffsetPrefix); it->Valid() && it->key().starts_with(keys::kOffsetPrefix); it->Next()) {
     const auto k = it->key().ToStringView().substr(keys::kOffsetPrefix.size());
     const auto v = it->value().ToStringView();
@@ -69,9 +75,9 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
     std::int64_t off = 0;
     std::from_chars(k.data(), k.data() + k.size(), p);
     std::from_chars(v.data(), v.data() + v.size(), off);
-    store->offsets_[p] = off;
+    out[p] = off;
   }
-  return store;
+  return out;
 }
 
 ReadModelStore::~ReadModelStore() = default;

@@ -63,18 +63,8 @@ struct QueryApp::Impl {
 
   explicit Impl(QueryConfig c) : cfg(std::move(c)) {}
 
-  void read_offsets() {
-    std::map<std::int32_t, std::int64_t> seen;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(keys::kOffsetPrefix); it->Valid() && it->key().starts_with(keys::kOffsetPrefix); it->Next()) {
-      const auto k = it->key().ToStringView().substr(keys::kOffsetPrefix.size());
-      const auto v = it->value().ToStringView();
-      std::int32_t p = 0;
-      std::int64_t off = 0;
-      std::from_chars(k.data(), k.data() + k.size(), p);
-      std::from_chars(v.data(), v.data() + v.size(), off);
-      seen[p] = off;
-    }
+  void refresh_offsets() {
+    auto seen = projector::read_offsets(*db);
     {
       std::lock_guard lock(offsets_mu);
       applied = std::move(seen);
@@ -89,7 +79,7 @@ struct QueryApp::Impl {
         std::lock_guard lock(offsets_mu);
         if (catch_up_errors++ % 1000 == 0) spdlog::warn("event=catch_up_failed error=\"{}\"", s.ToString());
       } else {
-        read_offsets();
+        refresh_offsets();
         ready = true;
       }
       std::this_thread::sleep_for(cfg.catch_up_interval);
@@ -213,9 +203,7 @@ struct QueryApp::Impl {
     return res;
   }
 
-  http::Response metrics(const http::Request& req) {
-    std::string out;
-    http_metrics.render(out);
+  void samples(std::string& out) {
     std::lock_guard lock(offsets_mu);
     out += "# HELP apexloop_query_applied_offset Next offset the visible read models have applied.\n";
     out += "# TYPE apexloop_query_applied_offset gauge\n";
@@ -224,9 +212,6 @@ struct QueryApp::Impl {
     }
     out += "# TYPE apexloop_query_catch_up_errors_total counter\n";
     write_sample(out, "apexloop_query_catch_up_errors_total", "", static_cast<double>(catch_up_errors));
-    auto res = http::json_response(req, bhttp::status::ok, std::move(out));
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    return res;
   }
 };
 
@@ -248,14 +233,8 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   d.db = std::move(*db);
 
   auto router = std::make_shared<http::Router>();
-  router->add(bhttp::verb::get, "/healthz", [](const http::Request& req, http::RequestContext&) {
-    return http::json_response(req, bhttp::status::ok, R"({"status":"ok"})");
-  });
-  router->add(bhttp::verb::get, "/readyz", [&d](const http::Request& req, http::RequestContext&) {
-    return d.ready ? http::json_response(req, bhttp::status::ok, R"({"status":"ready"})")
-                   : http::problem_for(req, bhttp::status::service_unavailable, "catching up");
-  });
-  router->add(bhttp::verb::get, "/metrics", [&d](const http::Request& req, http::RequestContext&) { return d.metrics(req); });
+  http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
+                               [&d](std::string& out) { d.samples(out); });
   auto bind = [&d](auto member) {
     return d.guarded([&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
       return (d.*member)(req, ctx, p);

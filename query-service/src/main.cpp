@@ -17,14 +17,5 @@ int main() {
                          std::chrono::milliseconds(env_long("APEXLOOP_CATCH_UP_MS", 5)),
                          std::chrono::milliseconds(2000)};
   query::QueryApp app(cfg);
-  auto port = app.start();
-  if (!port) {
-    spdlog::critical("event=start_failed error=\"{}\"", port.error());
-    return 1;
-  }
-  write_port_file(env_or("APEXLOOP_PORT_FILE", ""), *port);
-  spdlog::info("event=listening port={}", *port);
-  wait_for_stop_signal();
-  app.stop();
-  return 0;
+  return serve(app);
 }

@@ -337,6 +337,28 @@ std::optional<Target> parse_target(std::string_view target) {
   return t;
 }
 
+void add_operational_routes(Router& router, std::function<bool()> ready, const HttpMetrics& http_metrics,
+                            std::function<void(std::string&)> samples) {
+  router.add(bhttp::verb::get, "/healthz", [](const Request& req, RequestContext&) {
+    return json_response(req, bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router.add(bhttp::verb::get, "/readyz", [ready = std::move(ready)](const Request& req, RequestContext&) {
+    if (ready()) return json_response(req, bhttp::status::ok, R"({"status":"ready"})");
+    auto res = problem_for(req, bhttp::status::service_unavailable, "not ready: starting or catching up");
+    res.set(bhttp::field::retry_after, "1");
+    return res;
+  });
+  router.add(bhttp::verb::get, "/metrics",
+             [&http_metrics, samples = std::move(samples)](const Request& req, RequestContext&) {
+               std::string out;
+               http_metrics.render(out);
+               samples(out);
+               auto res = json_response(req, bhttp::status::ok, std::move(out));
+               res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+               return res;
+             });
+}
+
 void Router::add(bhttp::verb method, std::string pattern, Route route) {
   auto segments = split_path(pattern);
   entries_.push_back({method, std::move(pattern), std::move(segments), std::move(route)});

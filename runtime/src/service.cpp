@@ -18,19 +18,6 @@ TimestampMs SystemClock::now() const {
 
 void SodiumRandom::fill(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
 
-std::string env_or(const char* name, std::string_view fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
-}
-
-long env_long(const char* name, long fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  const long n = std::strtol(v, &end, 10);
-  return end != nullptr && *end == '\0' ? n : fallback;
-}
-
 void init_logging(std::string_view service) {
   auto logger = spdlog::stderr_logger_mt(std::string(service));
   logger->set_pattern(fmt::format("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l service={} %v", service),

@@ -14,7 +14,6 @@ struct ProjectorConfig {
   std::string data_dir;  // the read models live in <data_dir>/readmodel
   events::KafkaConfig kafka;
   http::ServerOptions http;
-  std::string port_file;
   std::size_t max_batch = 2000;
 };
 

@@ -42,6 +42,9 @@ class ReadModelStore {
   std::map<std::int32_t, std::int64_t> offsets_;
 };
 
+// The stored next offset of every partition.
+[[nodiscard]] std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db);
+
 // SHA-256 over every key and value, in key order, as lowercase hex. Equal hashes mean
 // byte-identical read models.
 [[nodiscard]] std::string hash_read_models(rocksdb::DB& db);

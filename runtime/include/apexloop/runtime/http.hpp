@@ -89,6 +89,11 @@ class Router {
   std::vector<Entry> entries_;
 };
 
+// GET /healthz (alive), /readyz (200 when `ready`, else 503) and /metrics (Prometheus text: the
+// HTTP metrics, then what `samples` appends), alike on every service.
+void add_operational_routes(Router& router, std::function<bool()> ready, const HttpMetrics& http_metrics,
+                            std::function<void(std::string&)> samples);
+
 // Splits the target into path and decoded query parameters; false on bad percent-encoding.
 struct Target {
   std::string path;

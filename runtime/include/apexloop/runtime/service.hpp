@@ -2,12 +2,15 @@
 // What every service's main.cpp needs: configuration from the environment, logging, the real
 // clock and randomness, and a clean stop on SIGINT/SIGTERM.
 
+#include <spdlog/spdlog.h>
+
 #include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
 
 #include "apexloop/core/clock.hpp"
+#include "apexloop/core/env.hpp"
 #include "apexloop/runtime/http.hpp"
 
 namespace apexloop {
@@ -22,8 +25,6 @@ class SodiumRandom final : public RandomSource {
   void fill(std::span<std::uint8_t> out) override;
 };
 
-[[nodiscard]] std::string env_or(const char* name, std::string_view fallback);
-[[nodiscard]] long env_long(const char* name, long fallback);
 
 // logfmt lines (`ts=... level=... service=... event=...`) in UTC on stderr.
 void init_logging(std::string_view service);
@@ -42,5 +43,21 @@ void write_port_file(std::string_view path, std::uint16_t port);
 // thread starts, so every thread inherits the mask and the signal waits for us here.
 void block_stop_signals();
 void wait_for_stop_signal();
+
+// Starts `app`, publishes its port to APEXLOOP_PORT_FILE, serves until SIGINT or SIGTERM, then
+// stops it. Answers the process's exit code.
+template <typename App>
+int serve(App& app) {
+  auto port = app.start();
+  if (!port) {
+    spdlog::critical("event=start_failed error=\"{}\"", port.error());
+    return 1;
+  }
+  write_port_file(env_or("APEXLOOP_PORT_FILE", ""), *port);
+  spdlog::info("event=listening port={}", *port);
+  wait_for_stop_signal();
+  app.stop();
+  return 0;
+}
 
 }  // namespace apexloop
