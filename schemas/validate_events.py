@@ -7,7 +7,9 @@ Usage:
 
 NDJSON_FILE holds one Kafka message value (one event) per line; blank lines are
 skipped. Each event is checked against SCHEMA_DIR/<type>.v<v>.json, which
-$refs SCHEMA_DIR/envelope.v1.json. One line is printed per invalid event, then
+$refs SCHEMA_DIR/envelope.v1.json (and, for the access-model events,
+SCHEMA_DIR/defs.v1.json); every *.json of SCHEMA_DIR is loaded into the $ref
+store by its $id. One line is printed per invalid event, then
 a final summary line "N passed, M failed".
 
 Exit status 1 if any event failed, if the file holds no events, if fewer than
@@ -27,6 +29,7 @@ import sys
 import jsonschema
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+EVENT_FILE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*\.json$")
 MAX_ERRORS_PER_EVENT = 3
 MAX_MESSAGE_CHARS = 300
 
@@ -56,7 +59,9 @@ class SchemaSet:
         self._validators = {}
 
     def event_files(self):
-        return [n for n in self.by_file if n != "envelope.v1.json"]
+        """Files named <type>.v<N>.json; envelope.v1.json and defs.v1.json (shared
+        $defs, loaded only to resolve $refs) are not event schemas."""
+        return [n for n in self.by_file if EVENT_FILE_RE.match(n)]
 
     def validator_for(self, etype, version):
         """Validator for (type, v), or None if there is no such schema."""
@@ -178,6 +183,26 @@ WS = "0190f5a0-0000-4000-8000-00000000a001"            # any version
 USER = "0190f5a0-0000-4000-8000-00000000b001"
 RECORD = "0190f5a2-1c3d-7e4f-9a0b-1c2d3e4f5a6b"
 CORR = "0190f5a2-0000-7000-8000-000000000c01"
+CLIENT = "0190f5a3-0000-7000-8000-00000000c001"
+CONTACT = "0190f5a3-0000-7000-8000-00000000d001"
+
+# A policy exercising every filter shape: combinators, a scalar, an array, a variable, no value.
+POLICY = {
+    "read": {
+        "columns": ["title", "status", "due"],
+        "filter": {"all": [
+            {"field": "status", "op": "in", "value": ["open", "done"]},
+            {"not": {"field": "title", "op": "is_empty"}},
+            {"any": [{"field": "due", "op": "lte", "value": {"var": "now"}},
+                     {"field": "updated_at", "op": "gte", "value": "2024-01-01T00:00:00.000Z"},
+                     {"field": "requester", "op": "eq", "value": {"var": "contact.id"}}]},
+        ]},
+    },
+    "write": {"columns": ["status"], "create": False,
+              "filter": {"field": "status", "op": "eq", "value": "open"}},
+    "comment": True,
+    "approve": False,
+}
 
 
 def _event(eid_suffix, etype, stream, seq, data, actor=None, causation=""):
@@ -225,6 +250,40 @@ GOOD = {
         7, "record.deleted", f"record/projects/{RECORD}", 3,
         {"database": "projects", "record_id": RECORD},
         actor={"kind": "system", "id": "retention"}),
+    "client_type.defined": _event(
+        8, "client_type.defined", "client_type/retainer", 1, {"key": "retainer", "name": "Retainer"}),
+    "portal_role.defined": _event(
+        9, "portal_role.defined", "portal_role/stakeholder", 1, {"key": "stakeholder", "name": "Stakeholder"}),
+    "client.created": _event(
+        10, "client.created", f"client/{CLIENT}", 1,
+        {"client_id": CLIENT, "name": "Globex Ltd", "client_type": "retainer"}),
+    "client.updated": _event(
+        11, "client.updated", f"client/{CLIENT}", 2,
+        {"client_id": CLIENT,
+         "changes": {"name": {"before": "Globex Ltd", "after": "Globex Corporation"},
+                     "client_type": {"before": "retainer", "after": "enterprise"}}}),
+    "client.archived": _event(
+        12, "client.archived", f"client/{CLIENT}", 3, {"client_id": CLIENT}),
+    "contact.invited": _event(
+        13, "contact.invited", f"contact/{CONTACT}", 1,
+        {"contact_id": CONTACT, "client_id": CLIENT, "email": "hank@globex.example", "name": "Hank Scorpio",
+         "role": "stakeholder", "invitation_expires_at": "2024-07-22T09:30:12.345Z"}),
+    "contact.joined": _event(
+        14, "contact.joined", f"contact/{CONTACT}", 2, {"contact_id": CONTACT, "name": "Hank"},
+        actor={"kind": "contact", "id": CONTACT}),
+    "contact.deactivated": _event(
+        15, "contact.deactivated", f"contact/{CONTACT}", 3, {"contact_id": CONTACT}),
+    "policy.set": _event(
+        16, "policy.set", "policy/type:retainer/stakeholder/projects", 1,
+        {"scope": "type:retainer", "role": "stakeholder", "database": "projects", "policy": POLICY}),
+    "policy.removed": _event(
+        17, "policy.removed", f"policy/client:{CLIENT}/stakeholder/projects", 2,
+        {"scope": f"client:{CLIENT}", "role": "stakeholder", "database": "projects"}),
+    "view.defined": _event(
+        18, "view.defined", "view/type:retainer/projects/open_items", 1,
+        {"scope": "type:retainer", "database": "projects", "view": "open_items",
+         "columns": ["title", "status"], "filter": {"field": "status", "op": "ne", "value": "done"},
+         "sort": [{"field": "updated_at", "dir": "desc"}, {"field": "title", "dir": "asc"}], "limit": 25}),
 }
 
 
@@ -333,6 +392,123 @@ BAD = [
      _bad("workspace.created", _set(["data", "name"], ""))),
     ("workspace.created: name too long", "/data/name",
      _bad("workspace.created", _set(["data", "name"], "x" * 201))),
+    # client types, portal roles, clients
+    ("client_type.defined: bad key", "/data/key",
+     _bad("client_type.defined", _set(["data", "key"], "Retainer"))),
+    ("client_type.defined: seq 2", "/seq",
+     _bad("client_type.defined", _set(["seq"], 2))),
+    ("portal_role.defined: client_type stream", "/stream",
+     _bad("portal_role.defined", _set(["stream"], "client_type/stakeholder"))),
+    ("client.created: missing client_type", "'client_type' is a required",
+     _bad("client.created", _drop(["data", "client_type"]))),
+    ("client.created: seq 2", "/seq",
+     _bad("client.created", _set(["seq"], 2))),
+    ("client.created: stream id not a UUID", "/stream",
+     _bad("client.created", _set(["stream"], "client/globex"))),
+    ("client.updated: empty changes", "/data/changes",
+     _bad("client.updated", _set(["data", "changes"], {}))),
+    ("client.updated: unknown change", "'email' was unexpected",
+     _bad("client.updated", _set(["data", "changes"], {"email": {"before": "a", "after": "b"}}))),
+    ("client.updated: change without after", "/data/changes/name: 'after' is a required",
+     _bad("client.updated", _set(["data", "changes"], {"name": {"before": "Globex Ltd"}}))),
+    ("client.updated: client_type after not a key", "/data/changes/client_type/after",
+     _bad("client.updated", _set(["data", "changes", "client_type", "after"], "Enterprise"))),
+    ("client.archived: extra data", "'reason' was unexpected",
+     _bad("client.archived", _set(["data", "reason"], "churned"))),
+    # contacts: no secret ever enters the log
+    ("contact.invited: token in data", "'token' was unexpected",
+     _bad("contact.invited", _set(["data", "token"], "3q2-7wAAAAB0b2tlbi1leGFtcGxl"))),
+    ("contact.invited: invitation_token in data", "'invitation_token' was unexpected",
+     _bad("contact.invited", _set(["data", "invitation_token"], "3q2-7wAAAAB0b2tlbi1leGFtcGxl"))),
+    ("contact.invited: token_hash in data", "'token_hash' was unexpected",
+     _bad("contact.invited", _set(["data", "token_hash"], "sha256:00ff"))),
+    ("contact.invited: expiry without milliseconds", "/data/invitation_expires_at",
+     _bad("contact.invited", _set(["data", "invitation_expires_at"], "2024-07-22T09:30:12Z"))),
+    ("contact.invited: missing invitation_expires_at", "'invitation_expires_at' is a required",
+     _bad("contact.invited", _drop(["data", "invitation_expires_at"]))),
+    ("contact.invited: role not a key", "/data/role",
+     _bad("contact.invited", _set(["data", "role"], "Stakeholder!"))),
+    ("contact.invited: client_id not a UUID", "/data/client_id",
+     _bad("contact.invited", _set(["data", "client_id"], "globex"))),
+    ("contact.invited: seq 2", "/seq",
+     _bad("contact.invited", _set(["seq"], 2))),
+    ("contact.joined: password in data", "'password' was unexpected",
+     _bad("contact.joined", _set(["data", "password"], "hunter2"))),
+    ("contact.joined: missing name", "'name' is a required",
+     _bad("contact.joined", _drop(["data", "name"]))),
+    ("contact.deactivated: user stream", "/stream",
+     _bad("contact.deactivated", _set(["stream"], f"user/{CONTACT}"))),
+    # policies and filters
+    ("policy.set: filter op like", "/data/policy/read/filter/op",
+     _bad("policy.set", _set(["data", "policy", "read", "filter"],
+                             {"field": "title", "op": "like", "value": "x%"}))),
+    ("policy.set: nested filter op like", "/data/policy/read/filter/all[2]/any[0]/op",
+     _bad("policy.set", _set(["data", "policy", "read", "filter", "all", 2, "any", 0, "op"], "like"))),
+    ("policy.set: var user.id", "/data/policy/write/filter/value/var",
+     _bad("policy.set", _set(["data", "policy", "write", "filter", "value"], {"var": "user.id"}))),
+    ("policy.set: var with extra member", "'x' was unexpected",
+     _bad("policy.set", _set(["data", "policy", "write", "filter", "value"], {"var": "now", "x": 1}))),
+    ("policy.set: eq without value", "'value' is a required",
+     _bad("policy.set", _drop(["data", "policy", "write", "filter", "value"]))),
+    ("policy.set: eq with null", "/data/policy/write/filter/value",
+     _bad("policy.set", _set(["data", "policy", "write", "filter", "value"], None))),
+    ("policy.set: eq with an array", "/data/policy/write/filter/value",
+     _bad("policy.set", _set(["data", "policy", "write", "filter", "value"], ["open"]))),
+    ("policy.set: in with a scalar", "/data/policy/read/filter/all[0]/value",
+     _bad("policy.set", _set(["data", "policy", "read", "filter", "all", 0, "value"], "open"))),
+    ("policy.set: in with a variable", "/data/policy/read/filter/all[0]/value",
+     _bad("policy.set", _set(["data", "policy", "read", "filter", "all", 0, "value"], {"var": "client.id"}))),
+    ("policy.set: in with 101 items", "/data/policy/read/filter/all[0]/value",
+     _bad("policy.set", _set(["data", "policy", "read", "filter", "all", 0, "value"], list(range(101))))),
+    ("policy.set: is_empty with a value", "/data/policy/read/filter/all[1]/not",
+     _bad("policy.set", _set(["data", "policy", "read", "filter", "all", 1, "not", "value"], ""))),
+    ("policy.set: empty all", "/data/policy/read/filter/all",
+     _bad("policy.set", _set(["data", "policy", "read", "filter"], {"all": []}))),
+    ("policy.set: combinator not alone", "'field' was unexpected",
+     _bad("policy.set", lambda e: e["data"]["policy"]["read"]["filter"].update({"field": "title"}))),
+    ("policy.set: empty filter object", "'field' is a required",
+     _bad("policy.set", _set(["data", "policy", "read", "filter"], {}))),
+    ("policy.set: filter field not a key", "/data/policy/write/filter/field",
+     _bad("policy.set", _set(["data", "policy", "write", "filter", "field"], "Status"))),
+    ("policy.set: duplicate read column", "/data/policy/read/columns",
+     _bad("policy.set", _set(["data", "policy", "read", "columns"], ["title", "title"]))),
+    ("policy.set: write without create", "'create' is a required",
+     _bad("policy.set", _drop(["data", "policy", "write", "create"]))),
+    ("policy.set: missing comment", "'comment' is a required",
+     _bad("policy.set", _drop(["data", "policy", "comment"]))),
+    ("policy.set: approve not a bool", "/data/policy/approve",
+     _bad("policy.set", _set(["data", "policy", "approve"], "yes"))),
+    ("policy.set: unknown policy member", "'admin' was unexpected",
+     _bad("policy.set", _set(["data", "policy", "admin"], True))),
+    ("policy.set: scope group:x", "/data/scope",
+     _bad("policy.set", _set(["data", "scope"], "group:x"))),
+    ("policy.set: stream scope group:x", "/stream",
+     _bad("policy.set", _set(["stream"], "policy/group:x/stakeholder/projects"))),
+    ("policy.set: scope client:<not a UUID>", "/data/scope",
+     _bad("policy.set", _set(["data", "scope"], "client:globex"))),
+    ("policy.set: missing policy", "'policy' is a required",
+     _bad("policy.set", _drop(["data", "policy"]))),
+    ("policy.removed: carries a policy", "'policy' was unexpected",
+     _bad("policy.removed", _set(["data", "policy"], POLICY))),
+    ("policy.removed: stream without database", "/stream",
+     _bad("policy.removed", _set(["stream"], f"policy/client:{CLIENT}/stakeholder"))),
+    # views
+    ("view.defined: limit 501", "/data/limit",
+     _bad("view.defined", _set(["data", "limit"], 501))),
+    ("view.defined: limit 0", "/data/limit",
+     _bad("view.defined", _set(["data", "limit"], 0))),
+    ("view.defined: sort dir up", "/data/sort[0]/dir",
+     _bad("view.defined", _set(["data", "sort", 0, "dir"], "up"))),
+    ("view.defined: sort without dir", "'dir' is a required",
+     _bad("view.defined", _set(["data", "sort"], [{"field": "title"}]))),
+    ("view.defined: filter op like", "/data/filter/op",
+     _bad("view.defined", _set(["data", "filter", "op"], "like"))),
+    ("view.defined: missing columns", "'columns' is a required",
+     _bad("view.defined", _drop(["data", "columns"]))),
+    ("view.defined: scope group:x", "/data/scope",
+     _bad("view.defined", _set(["data", "scope"], "group:x"))),
+    ("view.defined: policy stream", "/stream",
+     _bad("view.defined", _set(["stream"], "policy/type:retainer/projects/open_items"))),
 ]
 
 # Valid variations that must keep passing (guard against over-strict schemas).
@@ -348,6 +524,26 @@ GOOD_EXTRA = [
         e["data"].pop("idempotency_key"), e["data"].update({"fields": {}})))),
     ("contact actor", _bad("record.updated", _set(["actor"], {"kind": "contact", "id": USER}))),
     ("causation is a UUID", _bad("record.updated", _set(["causation"], CORR))),
+    ("client.updated: name only", _bad("client.updated", lambda e: e["data"]["changes"].pop("client_type"))),
+    ("policy.set: client scope, read only, no filter", _bad("policy.set", lambda e: (
+        e.update({"stream": f"policy/client:{CLIENT}/billing/invoices"}),
+        e["data"].update({"scope": f"client:{CLIENT}", "role": "billing", "database": "invoices",
+                          "policy": {"read": {"columns": []}, "comment": False, "approve": False}})))),
+    ("policy.set: system fields, numbers, booleans, empty in-list", _bad(
+        "policy.set", _set(["data", "policy", "read", "filter"], {"not": {"any": [
+            {"field": "version", "op": "gt", "value": 3},
+            {"field": "id", "op": "nin", "value": []},
+            {"field": "done", "op": "eq", "value": True},
+            {"field": "owner", "op": "eq", "value": {"var": "client.id"}},
+            {"field": "segment", "op": "ne", "value": {"var": "client.type"}},
+            {"field": "tags", "op": "contains", "value": "urgent"},
+            {"field": "title", "op": "not_empty"}]}}))),
+    ("view.defined: client scope, no filter/sort/limit", _bad("view.defined", lambda e: (
+        e.update({"stream": f"view/client:{CLIENT}/projects/all"}),
+        e["data"].update({"scope": f"client:{CLIENT}", "view": "all"}),
+        [e["data"].pop(k) for k in ("filter", "sort", "limit")]))),
+    ("view.defined: limit 500", _bad("view.defined", _set(["data", "limit"], 500))),
+    ("view.defined: limit 1", _bad("view.defined", _set(["data", "limit"], 1))),
 ]
 
 

@@ -1,53 +1,13 @@
 #include "apexloop/core/workspace.hpp"
 
+#include "decide.hpp"
+
 #include <algorithm>
 #include <cctype>
 
 namespace apexloop {
-namespace {
 
-std::string record_stream(std::string_view db, std::string_view id) {
-  return "record/" + std::string(db) + "/" + std::string(id);
-}
-
-CommandError invalid(std::string detail, std::vector<FieldError> errors = {}) {
-  return {CommandErrorKind::invalid, std::move(detail), std::move(errors)};
-}
-
-CommandError not_found(std::string detail) { return {CommandErrorKind::not_found, std::move(detail), {}}; }
-
-// Validates `{fields: {...}}` against the database: every key a column, every value valid.
-std::expected<Json::Object, CommandError> checked_fields(const WorkspaceState& ws,
-                                                         const DatabaseDef& db, const Json& body) {
-  if (!body.is_object()) return std::unexpected(invalid("the body must be a JSON object"));
-  std::vector<FieldError> errors;
-  for (const auto& [k, _] : body.as_object()) {
-    if (k != "fields") errors.push_back({k, "unknown member"});
-  }
-  const Json* fields = body.find("fields");
-  if (fields == nullptr || !fields->is_object()) {
-    errors.push_back({"fields", "must be an object of column key to value"});
-    return std::unexpected(invalid("the record is not valid", std::move(errors)));
-  }
-  Json::Object out;
-  for (const auto& [key, value] : fields->as_object()) {
-    const ColumnDef* col = db.column(key);
-    if (col == nullptr) {
-      errors.push_back({"fields." + key, "no such column"});
-      continue;
-    }
-    auto normalized = normalize_value(*col, value, ws);
-    if (!normalized) {
-      errors.push_back({"fields." + key, normalized.error()});
-    } else {
-      out.emplace(key, std::move(*normalized));
-    }
-  }
-  if (!errors.empty()) return std::unexpected(invalid("the record is not valid", std::move(errors)));
-  return out;
-}
-
-}  // namespace
+using namespace decide;
 
 const DatabaseDef* WorkspaceState::database(std::string_view key) const {
   auto it = databases.find(key);
@@ -59,6 +19,30 @@ const RecordState* WorkspaceState::record(std::string_view db, std::string_view 
   if (it == records.end()) return nullptr;
   auto rit = it->second.find(std::string(id));
   return rit == it->second.end() ? nullptr : &rit->second;
+}
+
+const PolicyEntry* WorkspaceState::effective_policy(const ClientState& client, std::string_view role,
+                                                   std::string_view db) const {
+  auto own = policies.find(PolicyKey{"client:" + client.id, std::string(role), std::string(db)});
+  if (own != policies.end()) return &own->second;
+  auto by_type = policies.find(PolicyKey{"type:" + client.client_type, std::string(role), std::string(db)});
+  return by_type == policies.end() ? nullptr : &by_type->second;
+}
+
+const ClientState* WorkspaceState::active_client(std::string_view id) const {
+  auto it = clients.find(id);
+  return it == clients.end() || it->second.archived ? nullptr : &it->second;
+}
+
+const ContactState* WorkspaceState::active_contact(std::string_view id) const {
+  auto it = contacts.find(id);
+  if (it == contacts.end() || !it->second.active || active_client(it->second.client_id) == nullptr) return nullptr;
+  return &it->second;
+}
+
+PrincipalVars WorkspaceState::vars_of(const ContactState& contact, TimestampMs now) const {
+  const ClientState* client = active_client(contact.client_id);
+  return PrincipalVars{contact.id, contact.client_id, client != nullptr ? client->client_type : "", now};
 }
 
 bool WorkspaceState::database_exists(std::string_view db) const { return database(db) != nullptr; }
@@ -151,6 +135,62 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     auto rit = ws.records.find(d.string_or("database", ""));
     if (rit == ws.records.end() || rit->second.erase(std::string(d.string_or("record_id", ""))) == 0) {
       return std::unexpected("bad record.deleted");
+    }
+  } else if (e.type == event_type::client_type_defined) {
+    ws.client_types.emplace(std::string(d.string_or("key", "")), std::string(d.string_or("name", "")));
+  } else if (e.type == event_type::portal_role_defined) {
+    ws.portal_roles.emplace(std::string(d.string_or("key", "")), std::string(d.string_or("name", "")));
+  } else if (e.type == event_type::client_created) {
+    ClientState c{std::string(d.string_or("client_id", "")), std::string(d.string_or("name", "")),
+                  std::string(d.string_or("client_type", "")), false, e.seq};
+    if (c.id.empty() || ws.clients.contains(c.id)) return std::unexpected("bad client.created");
+    ws.clients.emplace(c.id, std::move(c));
+  } else if (e.type == event_type::client_updated || e.type == event_type::client_archived) {
+    auto it = ws.clients.find(d.string_or("client_id", ""));
+    if (it == ws.clients.end()) return std::unexpected("event for an unknown client");
+    if (e.type == event_type::client_archived) {
+      it->second.archived = true;
+    } else if (const Json* changes = d.find("changes"); changes != nullptr) {
+      if (const Json* n = changes->find("name")) it->second.name = std::string(n->string_or("after", it->second.name));
+      if (const Json* t = changes->find("client_type")) {
+        it->second.client_type = std::string(t->string_or("after", it->second.client_type));
+      }
+    }
+    it->second.seq = e.seq;
+  } else if (e.type == event_type::contact_invited) {
+    ContactState c;
+    c.id = std::string(d.string_or("contact_id", ""));
+    c.client_id = std::string(d.string_or("client_id", ""));
+    c.email = std::string(d.string_or("email", ""));
+    c.name = std::string(d.string_or("name", ""));
+    c.role = std::string(d.string_or("role", ""));
+    auto expires = parse_timestamp(d.string_or("invitation_expires_at", ""));
+    c.invitation_expires_at = expires ? *expires : e.at;
+    c.seq = e.seq;
+    if (c.id.empty() || ws.contacts.contains(c.id)) return std::unexpected("bad contact.invited");
+    ws.contacts.emplace(c.id, std::move(c));
+  } else if (e.type == event_type::contact_joined || e.type == event_type::contact_deactivated) {
+    auto it = ws.contacts.find(d.string_or("contact_id", ""));
+    if (it == ws.contacts.end()) return std::unexpected("event for an unknown contact");
+    if (e.type == event_type::contact_joined) {
+      it->second.joined = true;
+      it->second.name = std::string(d.string_or("name", it->second.name));
+    } else {
+      it->second.active = false;
+    }
+    it->second.seq = e.seq;
+  } else if (e.type == event_type::policy_set || e.type == event_type::policy_removed) {
+    PolicyKey key{std::string(d.string_or("scope", "")), std::string(d.string_or("role", "")),
+                  std::string(d.string_or("database", ""))};
+    if (e.type == event_type::policy_removed) {
+      ws.policies.erase(key);
+    } else {
+      const DatabaseDef* db = ws.database(std::get<2>(key));
+      const Json* body = d.find("policy");
+      auto parsed = db != nullptr && body != nullptr ? parse_policy(*body, *db)
+                                                     : std::unexpected(std::vector<FieldError>{});
+      if (!parsed) return std::unexpected("bad policy.set");
+      ws.policies.insert_or_assign(key, PolicyEntry{*body, std::move(*parsed), e.seq});
     }
   }
   // Types this model does not know are facts for other consumers; they still advance the position.

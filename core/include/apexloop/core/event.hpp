@@ -18,6 +18,17 @@ inline constexpr std::string_view column_added = "column.added";
 inline constexpr std::string_view record_created = "record.created";
 inline constexpr std::string_view record_updated = "record.updated";
 inline constexpr std::string_view record_deleted = "record.deleted";
+inline constexpr std::string_view client_type_defined = "client_type.defined";
+inline constexpr std::string_view portal_role_defined = "portal_role.defined";
+inline constexpr std::string_view client_created = "client.created";
+inline constexpr std::string_view client_updated = "client.updated";
+inline constexpr std::string_view client_archived = "client.archived";
+inline constexpr std::string_view contact_invited = "contact.invited";
+inline constexpr std::string_view contact_joined = "contact.joined";
+inline constexpr std::string_view contact_deactivated = "contact.deactivated";
+inline constexpr std::string_view policy_set = "policy.set";
+inline constexpr std::string_view policy_removed = "policy.removed";
+inline constexpr std::string_view view_defined = "view.defined";
 }  // namespace event_type
 
 struct Actor {

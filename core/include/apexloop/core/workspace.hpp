@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apexloop/core/access.hpp"
 #include "apexloop/core/event.hpp"
 #include "apexloop/core/ids.hpp"
 #include "apexloop/core/schema.hpp"
@@ -32,6 +33,35 @@ struct UserState {
   std::string role;  // admin, member, auditor
 };
 
+struct ClientState {
+  std::string id;
+  std::string name;
+  std::string client_type;
+  bool archived = false;
+  std::uint64_t seq = 0;
+};
+
+struct ContactState {
+  std::string id;
+  std::string client_id;
+  std::string email;
+  std::string name;
+  std::string role;  // portal role key
+  bool joined = false;
+  bool active = true;
+  TimestampMs invitation_expires_at;
+  std::uint64_t seq = 0;
+};
+
+// A policy as set: its body (kept verbatim for the log and the read models) and its parsed form.
+struct PolicyEntry {
+  Json body;
+  Policy policy;
+  std::uint64_t seq = 0;
+};
+// (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
+using PolicyKey = std::tuple<std::string, std::string, std::string>;
+
 // What a create with an Idempotency-Key produced, so a retry answers the same.
 struct IdempotentCreate {
   std::string database;
@@ -49,7 +79,20 @@ class WorkspaceState final : public RefResolver {
   std::map<std::string, DatabaseDef, std::less<>> databases;
   std::map<std::string, std::unordered_map<std::string, RecordState>, std::less<>> records;
   std::map<std::pair<std::string, std::string>, IdempotentCreate> idempotency;  // (actor, key)
+  std::map<std::string, std::string, std::less<>> client_types;  // key -> name
+  std::map<std::string, std::string, std::less<>> portal_roles;  // key -> name
+  std::map<std::string, ClientState, std::less<>> clients;
+  std::map<std::string, ContactState, std::less<>> contacts;
+  std::map<PolicyKey, PolicyEntry> policies;
   Position last_position;
+
+  // A client's own policy replaces its type's policy for that (role, database).
+  [[nodiscard]] const PolicyEntry* effective_policy(const ClientState& client, std::string_view role,
+                                                    std::string_view db) const;
+  [[nodiscard]] const ClientState* active_client(std::string_view id) const;
+  [[nodiscard]] const ContactState* active_contact(std::string_view id) const;
+  // The contact's variables for filters, at `now`.
+  [[nodiscard]] PrincipalVars vars_of(const ContactState& contact, TimestampMs now) const;
 
   [[nodiscard]] const DatabaseDef* database(std::string_view key) const;
   [[nodiscard]] const RecordState* record(std::string_view db, std::string_view id) const;
@@ -58,8 +101,10 @@ class WorkspaceState final : public RefResolver {
   [[nodiscard]] bool record_exists(std::string_view db, std::string_view id) const override;
   // Clients, contacts and files join the model with their own events; until then none exist,
   // so a reference to one is refused rather than trusted.
-  [[nodiscard]] bool client_exists(std::string_view) const override { return false; }
-  [[nodiscard]] bool contact_exists(std::string_view) const override { return false; }
+  [[nodiscard]] bool client_exists(std::string_view id) const override { return active_client(id) != nullptr; }
+  [[nodiscard]] bool contact_exists(std::string_view id) const override { return active_contact(id) != nullptr; }
+  // Files join the model with the collaboration work; until then none exist, so a reference to
+  // one is refused rather than trusted.
   [[nodiscard]] bool file_exists(std::string_view) const override { return false; }
 };
 
@@ -83,7 +128,7 @@ struct Draft {
   Json data;
 };
 
-enum class CommandErrorKind { invalid, not_found, conflict, precondition_required };
+enum class CommandErrorKind { invalid, not_found, conflict, precondition_required, forbidden };
 struct CommandError {
   CommandErrorKind kind = CommandErrorKind::invalid;
   std::string detail;
@@ -115,6 +160,31 @@ struct CreateOutcome {
 [[nodiscard]] Decision decide_update_record(const WorkspaceState& ws, std::string_view db,
                                             std::string_view id, const Json& body,
                                             std::optional<std::uint64_t> if_match);
+// ---- clients, contacts, roles, policies (ACCESS.md) ----
+[[nodiscard]] Decision decide_define_client_type(const WorkspaceState& ws, const Json& body);
+[[nodiscard]] Decision decide_define_portal_role(const WorkspaceState& ws, const Json& body);
+[[nodiscard]] Decision decide_create_client(const WorkspaceState& ws, const Json& body, const std::string& client_id);
+[[nodiscard]] Decision decide_update_client(const WorkspaceState& ws, std::string_view id, const Json& body);
+[[nodiscard]] Decision decide_archive_client(const WorkspaceState& ws, std::string_view id);
+[[nodiscard]] Decision decide_invite_contact(const WorkspaceState& ws, std::string_view client_id, const Json& body,
+                                             const std::string& contact_id, TimestampMs expires_at);
+// `{name, password}`: the password is checked here and never enters an event.
+[[nodiscard]] Decision decide_join(const WorkspaceState& ws, std::string_view contact_id, const Json& body);
+[[nodiscard]] Decision decide_deactivate_contact(const WorkspaceState& ws, std::string_view id);
+[[nodiscard]] Decision decide_set_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
+                                         std::string_view db, const Json& body);
+[[nodiscard]] Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
+                                            std::string_view db);
+
+// A contact's record writes, under its effective policy. Invisible means 404 (as missing);
+// visible but not allowed means 403. The owner is always the contact's own client.
+[[nodiscard]] std::expected<CreateOutcome, CommandError> decide_contact_create_record(
+    const WorkspaceState& ws, const ContactState& contact, std::string_view db, const Json& body,
+    const std::string& record_id, const std::optional<std::string>& idempotency_key, TimestampMs now);
+[[nodiscard]] Decision decide_contact_update_record(const WorkspaceState& ws, const ContactState& contact,
+                                                    std::string_view db, std::string_view id, const Json& body,
+                                                    std::optional<std::uint64_t> if_match, TimestampMs now);
+
 [[nodiscard]] Decision decide_delete_record(const WorkspaceState& ws, std::string_view db,
                                             std::string_view id,
                                             std::optional<std::uint64_t> if_match);

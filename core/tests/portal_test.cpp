@@ -1,0 +1,151 @@
+#include <gtest/gtest.h>
+
+#include "apexloop/core/workspace.hpp"
+
+namespace apexloop {
+namespace {
+
+const std::string kWs = "0190a000-0000-7000-8000-00000000aaaa";
+const std::string kAdmin = "0190a000-0000-7000-8000-00000000ad01";
+const std::string kAcme = "0190a000-0000-7000-8000-0000000000c1";
+const std::string kGlobex = "0190a000-0000-7000-8000-0000000000c2";
+const std::string kAda = "0190a000-0000-7000-8000-0000000000e1";
+const std::string kBob = "0190a000-0000-7000-8000-0000000000e2";
+const TimestampMs kNow{1'795'000'000'000};
+
+Json parse(std::string_view s) { return *parse_json(s); }
+
+class PortalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    commit(*decide_create_workspace(parse(R"({"name":"A","admin":{"email":"a@x.io","name":"A","password":"0123456789"}})"), kWs, kAdmin));
+    commit(*decide_define_database(ws(), parse(R"({"key":"tickets","name":"Tickets"})")));
+    for (const char* c : {R"({"key":"owner","name":"Owner","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
+                          R"({"key":"status","name":"Status","type":"select","options":{"choices":["open","done"]}})",
+                          R"({"key":"margin","name":"Margin","type":"number","internal":true})"}) {
+      commit(*decide_add_column(ws(), "tickets", parse(c)));
+    }
+    commit(*decide_define_client_type(ws(), parse(R"({"key":"retainer","name":"Retainer"})")));
+    commit(*decide_define_portal_role(ws(), parse(R"({"key":"stakeholder","name":"Stakeholder"})")));
+    commit(*decide_create_client(ws(), parse(R"({"name":"Acme","client_type":"retainer"})"), kAcme));
+    commit(*decide_create_client(ws(), parse(R"({"name":"Globex","client_type":"retainer"})"), kGlobex));
+    commit(*decide_invite_contact(ws(), kAcme, parse(R"({"email":"Ada@Acme.io","name":"Ada","role":"stakeholder"})"), kAda, kNow));
+    commit(*decide_invite_contact(ws(), kGlobex, parse(R"({"email":"bob@globex.io","name":"Bob","role":"stakeholder"})"), kBob, kNow));
+    commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
+                              parse(R"({"read":{"columns":["title","status"]},"write":{"columns":["status"],"create":true}})")));
+  }
+  void commit(const std::vector<Draft>& drafts) {
+    for (const auto& d : drafts) {
+      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, kNow, Actor{"user", kAdmin}, "c", "", d.data};
+      auto r = wm.apply(e, Position{0, offset++});
+      ASSERT_TRUE(r.has_value()) << d.type << ": " << r.error();
+    }
+  }
+  const WorkspaceState& ws() const { return *wm.workspace(kWs); }
+  const ContactState& ada() const { return *ws().active_contact(kAda); }
+  std::string record_of(const std::string& owner, const std::string& status = "open") {
+    const std::string id = "0190a000-0000-7000-8000-" + std::to_string(100000000000 + offset);
+    auto out = decide_create_record(ws(), "tickets", parse(R"({"fields":{"owner":")" + owner + R"(","title":"t","status":")" + status + R"("}})"),
+                                    id, kAdmin, std::nullopt);
+    EXPECT_TRUE(out.has_value());
+    commit(out->drafts);
+    return id;
+  }
+  WriteModel wm;
+  std::int64_t offset = 0;
+};
+
+TEST_F(PortalTest, KeysAndEmailsAreUnique) {
+  EXPECT_EQ(decide_define_client_type(ws(), parse(R"({"key":"retainer","name":"x"})")).error().kind, CommandErrorKind::conflict);
+  EXPECT_EQ(decide_define_portal_role(ws(), parse(R"({"key":"stakeholder","name":"x"})")).error().kind, CommandErrorKind::conflict);
+  auto dup = decide_invite_contact(ws(), kAcme, parse(R"({"email":"ada@acme.io","name":"A2","role":"stakeholder"})"),
+                                   "0190a000-0000-7000-8000-0000000000e9", kNow);
+  EXPECT_EQ(dup.error().kind, CommandErrorKind::conflict);
+  EXPECT_EQ(decide_create_client(ws(), parse(R"({"name":"X","client_type":"nope"})"), "id").error().kind, CommandErrorKind::invalid);
+}
+
+TEST_F(PortalTest, PoliciesRefuseInternalColumnsAndUnknownScopes) {
+  auto internal = decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets", parse(R"({"read":{"columns":["margin"]}})"));
+  EXPECT_EQ(internal.error().kind, CommandErrorKind::invalid);
+  EXPECT_EQ(decide_set_policy(ws(), "type:nope", "stakeholder", "tickets", parse(R"({"read":{"columns":[]}})")).error().kind,
+            CommandErrorKind::not_found);
+  EXPECT_EQ(decide_set_policy(ws(), "group:x", "stakeholder", "tickets", parse(R"({"read":{"columns":[]}})")).error().kind,
+            CommandErrorKind::invalid);
+  EXPECT_EQ(decide_set_policy(ws(), "type:retainer", "nope", "tickets", parse(R"({"read":{"columns":[]}})")).error().kind,
+            CommandErrorKind::not_found);
+  EXPECT_EQ(decide_remove_policy(ws(), "client:" + kAcme, "stakeholder", "tickets").error().kind, CommandErrorKind::not_found);
+}
+
+TEST_F(PortalTest, AClientsOwnPolicyReplacesItsTypes) {
+  const ClientState& acme = *ws().active_client(kAcme);
+  EXPECT_EQ(ws().effective_policy(acme, "stakeholder", "tickets")->policy.read_columns.size(), 2u);
+  commit(*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets", parse(R"({"read":{"columns":["title"]}})")));
+  EXPECT_EQ(ws().effective_policy(*ws().active_client(kAcme), "stakeholder", "tickets")->policy.read_columns,
+            std::vector<std::string>{"title"});
+  EXPECT_EQ(ws().effective_policy(*ws().active_client(kGlobex), "stakeholder", "tickets")->policy.read_columns.size(), 2u);
+  commit(*decide_remove_policy(ws(), "client:" + kAcme, "stakeholder", "tickets"));
+  EXPECT_EQ(ws().effective_policy(*ws().active_client(kAcme), "stakeholder", "tickets")->policy.read_columns.size(), 2u);
+}
+
+TEST_F(PortalTest, AContactCreatesOnlyForItsOwnClient) {
+  auto out = decide_contact_create_record(ws(), ada(), "tickets", parse(R"({"fields":{"status":"open"}})"),
+                                          "0190a000-0000-7000-8000-000000000777", std::nullopt, kNow);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->drafts[0].data.find("fields")->string_or("owner", ""), kAcme);
+  auto foreign_owner = decide_contact_create_record(ws(), ada(), "tickets",
+                                                    parse(R"({"fields":{"owner":")" + kGlobex + R"(","status":"open"}})"),
+                                                    "0190a000-0000-7000-8000-000000000778", std::nullopt, kNow);
+  EXPECT_EQ(foreign_owner.error().kind, CommandErrorKind::forbidden) << "the owner is never taken from input";
+  auto hidden = decide_contact_create_record(ws(), ada(), "tickets", parse(R"({"fields":{"margin":1}})"),
+                                             "0190a000-0000-7000-8000-000000000779", std::nullopt, kNow);
+  EXPECT_EQ(hidden.error().kind, CommandErrorKind::forbidden);
+  auto nonexistent = decide_contact_create_record(ws(), ada(), "tickets", parse(R"({"fields":{"nope":1}})"),
+                                                  "0190a000-0000-7000-8000-000000000779", std::nullopt, kNow);
+  EXPECT_EQ(nonexistent.error().detail, hidden.error().detail) << "a hidden column and a missing one answer alike";
+  auto no_policy_db = decide_contact_create_record(ws(), ada(), "nope", parse(R"({"fields":{}})"),
+                                                   "0190a000-0000-7000-8000-000000000779", std::nullopt, kNow);
+  EXPECT_EQ(no_policy_db.error().kind, CommandErrorKind::not_found);
+}
+
+TEST_F(PortalTest, AContactEditsOnlyWhatItSeesAndMayWrite) {
+  const std::string mine = record_of(kAcme);
+  const std::string theirs = record_of(kGlobex);
+  auto ok = decide_contact_update_record(ws(), ada(), "tickets", mine, parse(R"({"fields":{"status":"done"}})"), 1, kNow);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->size(), 1u);
+  auto foreign = decide_contact_update_record(ws(), ada(), "tickets", theirs, parse(R"({"fields":{"status":"done"}})"), 1, kNow);
+  EXPECT_EQ(foreign.error().kind, CommandErrorKind::not_found);
+  auto missing = decide_contact_update_record(ws(), ada(), "tickets", "0190a000-0000-7000-8000-000000000999",
+                                              parse(R"({"fields":{"status":"done"}})"), 1, kNow);
+  EXPECT_EQ(missing.error().detail, foreign.error().detail) << "invisible and missing answer alike";
+  auto title = decide_contact_update_record(ws(), ada(), "tickets", mine, parse(R"({"fields":{"title":"x"}})"), 1, kNow);
+  EXPECT_EQ(title.error().kind, CommandErrorKind::forbidden);
+  auto owner = decide_contact_update_record(ws(), ada(), "tickets", mine, parse(R"({"fields":{"owner":")" + kGlobex + R"("}})"), 1, kNow);
+  EXPECT_EQ(owner.error().kind, CommandErrorKind::forbidden);
+}
+
+TEST_F(PortalTest, DeactivationAndArchivingEndAccess) {
+  commit(*decide_join(ws(), kAda, parse(R"({"password":"0123456789"})")));
+  EXPECT_TRUE(ws().active_contact(kAda)->joined);
+  EXPECT_EQ(decide_join(ws(), kAda, parse(R"({"password":"0123456789"})")).error().kind, CommandErrorKind::not_found)
+      << "an invitation is used once";
+  commit(*decide_deactivate_contact(ws(), kAda));
+  EXPECT_EQ(ws().active_contact(kAda), nullptr);
+  commit(*decide_archive_client(ws(), kGlobex));
+  EXPECT_EQ(ws().active_contact(kBob), nullptr) << "a contact of an archived client is not active";
+  EXPECT_FALSE(ws().client_exists(kGlobex));
+  EXPECT_EQ(decide_update_client(ws(), kGlobex, parse(R"({"name":"G"})")).error().kind, CommandErrorKind::not_found);
+}
+
+TEST_F(PortalTest, ClientUpdatesCarryBeforeAndAfter) {
+  commit(*decide_define_client_type(ws(), parse(R"({"key":"project","name":"Project"})")));
+  auto d = decide_update_client(ws(), kAcme, parse(R"({"client_type":"project","name":"Acme"})"));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(to_json(*(*d)[0].data.find("changes")), R"({"client_type":{"after":"project","before":"retainer"}})");
+  commit(*d);
+  EXPECT_EQ(ws().active_client(kAcme)->client_type, "project");
+  EXPECT_EQ(ws().effective_policy(*ws().active_client(kAcme), "stakeholder", "tickets"), nullptr);
+}
+
+}  // namespace
+}  // namespace apexloop
