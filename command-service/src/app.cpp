@@ -41,6 +41,7 @@ Response command_error(const Request& req, const CommandError& e) {
     case CommandErrorKind::conflict: return problem_for(req, bhttp::status::conflict, e.detail);
     case CommandErrorKind::precondition_required:
       return problem_for(req, static_cast<bhttp::status>(428), e.detail);
+    case CommandErrorKind::forbidden: return problem_for(req, bhttp::status::forbidden, e.detail);
   }
   return problem_for(req, bhttp::status::internal_server_error, "unexpected error");
 }
@@ -277,6 +278,32 @@ struct CommandApp::Impl {
                          *pos);
   }
 
+  // The principal a credential belongs to, if it is still allowed in.
+  std::optional<Principal> principal_for(const std::string& workspace, const std::string& id) {
+    std::shared_lock lock(model_mu);
+    const WorkspaceState* state = model.workspace(workspace);
+    if (state == nullptr) return std::nullopt;
+    const TimestampMs expires{clock.now().ms + std::chrono::milliseconds(cfg.session_ttl).count()};
+    if (auto user = state->users.find(id); user != state->users.end()) {
+      return Principal{state->id, "user", id, user->second.role, "", uuids.next(), expires};
+    }
+    if (const ContactState* c = state->active_contact(id); c != nullptr && c->joined) {
+      return Principal{state->id, "contact", id, c->role, c->client_id, uuids.next(), expires};
+    }
+    return std::nullopt;
+  }
+
+  Response session_response(const Request& req, const Principal& p) {
+    spdlog::info("event=session_started workspace={} principal={} kind={} session={}", p.workspace, p.id, p.kind,
+                 p.session_id);
+    Json::Object principal{{"kind", p.kind}, {"id", p.id}, {"role", p.role}};
+    if (!p.client_id.empty()) principal.emplace("client_id", p.client_id);
+    return http::json_response(req, bhttp::status::created,
+                               to_json(Json(Json::Object{{"token", signer->issue(p)},
+                                                         {"expires_at", format_timestamp(p.expires_at)},
+                                                         {"principal", Json(std::move(principal))}})));
+  }
+
   Response create_session(const Request& req, RequestContext&) {
     if (!ready) return not_ready(req);
     auto body = json_body(req);
@@ -292,29 +319,42 @@ struct CommandApp::Impl {
         !password->is_string() || password->as_string().size() > kMaxPasswordBytes) {
       return problem_for(req, bhttp::status::unprocessable_entity, "send {workspace, email, password} as strings");
     }
-    const std::string mail = lowercase_email(email->as_string());
-    auto cred = credentials->get(ws->as_string(), mail);
+    auto cred = credentials->get(ws->as_string(), lowercase_email(email->as_string()));
     if (!cred) {
       hasher->verify_dummy(password->as_string());
       return denied();
     }
     if (!hasher->verify(cred->hash, password->as_string())) return denied();
-    Principal p;
+    auto p = principal_for(ws->as_string(), cred->user_id);
+    if (!p) return denied();
+    return session_response(req, *p);
+  }
+
+  // Who may call an endpoint (ACCESS.md "Principals"): admins everything; members records;
+  // contacts only record writes their policy allows; auditors never write.
+  enum class Need { admin, record_writer };
+
+  std::expected<Principal, Response> caller(const Request& req, Need need) {
+    auto p = authenticate(req, *signer, clock);
+    if (!p) return std::unexpected(std::move(p.error()));
+    bool known = false;
     {
       std::shared_lock lock(model_mu);
-      const WorkspaceState* state = model.workspace(ws->as_string());
-      if (state == nullptr) return denied();
-      const auto user = state->users.find(cred->user_id);
-      if (user == state->users.end()) return denied();
-      p = Principal{state->id, "user", user->second.id, user->second.role, "", uuids.next(),
-                    TimestampMs{clock.now().ms + std::chrono::milliseconds(cfg.session_ttl).count()}};
+      const WorkspaceState* ws = model.workspace(p->workspace);
+      if (ws != nullptr && p->kind == "user") known = ws->users.contains(p->id);
+      if (ws != nullptr && p->kind == "contact") {
+        const ContactState* c = ws->active_contact(p->id);
+        known = c != nullptr && c->client_id == p->client_id;
+      }
     }
-    spdlog::info("event=session_started workspace={} user={} session={}", p.workspace, p.id, p.session_id);
-    Json::Object principal{{"kind", p.kind}, {"id", p.id}, {"role", p.role}};
-    return http::json_response(req, bhttp::status::created,
-                               to_json(Json(Json::Object{{"token", signer->issue(p)},
-                                                         {"expires_at", format_timestamp(p.expires_at)},
-                                                         {"principal", Json(std::move(principal))}})));
+    if (!known) {
+      // Deactivated, archived or gone: the session ends with them.
+      return std::unexpected(problem_for(req, bhttp::status::unauthorized, "sign in to continue"));
+    }
+    const bool allowed = p->kind == "user" ? (p->role == "admin" || (need == Need::record_writer && p->role == "member"))
+                                           : need == Need::record_writer;
+    if (!allowed) return std::unexpected(problem_for(req, bhttp::status::forbidden, "your role may not do this"));
+    return p;
   }
 
   // Runs `decide` and appends its events under the caller's workspace lock.
@@ -325,54 +365,191 @@ struct CommandApp::Impl {
     if (!ready) return not_ready(req);
     const WorkspaceState* ws = model.workspace(p.workspace);
     if (ws == nullptr) return problem_for(req, bhttp::status::not_found, "no such workspace");
-    return decide(*ws, [&](const std::vector<Draft>& drafts) {
-      return append(req, p.workspace, Actor{"user", p.id}, drafts);
+    const Actor actor{p.kind == "contact" ? "contact" : "user", p.id};
+    return decide(*ws, [&](const std::vector<Draft>& drafts) { return append(req, p.workspace, actor, drafts); });
+  }
+
+  // The common admin command: decide from the body (or none), append, answer `status` with
+  // `answer(first draft's data)`.
+  template <typename Decide, typename Answer>
+  Response admin_command(const Request& req, bool has_body, bhttp::status status, Decide decide, Answer answer) {
+    auto p = caller(req, Need::admin);
+    if (!p) return std::move(p.error());
+    Json body;
+    if (has_body) {
+      auto parsed = json_body(req);
+      if (!parsed) return std::move(parsed.error());
+      body = std::move(*parsed);
+    }
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide(ws, body);
+      if (!drafts) return command_error(req, drafts.error());
+      std::optional<Position> pos;
+      if (!drafts->empty()) {
+        auto appended_at = commit(*drafts);
+        if (!appended_at) return std::move(appended_at.error());
+        pos = *appended_at;
+      }
+      Response res{status, req.version()};
+      res.keep_alive(req.keep_alive());
+      if (status != bhttp::status::no_content) {
+        res = http::json_response(req, status, to_json(answer(drafts->empty() ? Json() : drafts->front().data)));
+      }
+      return pos ? with_position(std::move(res), *pos) : res;
     });
   }
 
-  // Authenticates and checks the role (function-level access) before anything else.
-  std::expected<Principal, Response> caller(const Request& req, bool schema_change) {
-    auto p = authenticate(req, *signer, clock);
-    if (!p) return std::unexpected(std::move(p.error()));
-    const bool allowed = p->kind == "user" && (p->role == "admin" || (!schema_change && p->role == "member"));
-    if (!allowed) return std::unexpected(problem_for(req, bhttp::status::forbidden, "your role may not do this"));
-    return p;
+  static Json without(Json data, std::string_view key) {
+    data.as_object().erase(std::string(key));
+    return data;
+  }
+  static Json renamed(Json data, std::string_view from, std::string_view to) {
+    auto& o = data.as_object();
+    auto it = o.find(from);
+    if (it != o.end()) {
+      Json v = std::move(it->second);
+      o.erase(it);
+      o.emplace(std::string(to), std::move(v));
+    }
+    return data;
   }
 
   Response define_database(const Request& req, RequestContext&) {
-    auto p = caller(req, true);
-    if (!p) return std::move(p.error());
-    auto body = json_body(req);
-    if (!body) return std::move(body.error());
-    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
-      auto drafts = decide_define_database(ws, *body);
-      if (!drafts) return command_error(req, drafts.error());
-      auto pos = commit(*drafts);
-      if (!pos) return std::move(pos.error());
-      auto res = http::json_response(req, bhttp::status::created, to_json((*drafts)[0].data));
-      res.set(bhttp::field::location, "/api/v1/databases/" + std::string((*drafts)[0].data.string_or("key", "")));
-      return with_position(std::move(res), *pos);
-    });
+    return admin_command(req, true, bhttp::status::created, decide_define_database, [](Json d) { return d; });
   }
 
   Response add_column(const Request& req, RequestContext& ctx) {
-    auto p = caller(req, true);
+    return admin_command(req, true, bhttp::status::created,
+                         [&](const WorkspaceState& ws, const Json& b) { return decide_add_column(ws, ctx.params.at("db"), b); },
+                         [](Json d) { return without(std::move(d), "database"); });
+  }
+
+  Response define_client_type(const Request& req, RequestContext&) {
+    return admin_command(req, true, bhttp::status::created, decide_define_client_type, [](Json d) { return d; });
+  }
+
+  Response define_portal_role(const Request& req, RequestContext&) {
+    return admin_command(req, true, bhttp::status::created, decide_define_portal_role, [](Json d) { return d; });
+  }
+
+  Response create_client(const Request& req, RequestContext&) {
+    const std::string id = uuids.next();
+    return admin_command(req, true, bhttp::status::created,
+                         [&](const WorkspaceState& ws, const Json& b) { return decide_create_client(ws, b, id); },
+                         [](Json d) { return renamed(std::move(d), "client_id", "id"); });
+  }
+
+  Response update_client(const Request& req, RequestContext& ctx) {
+    const std::string& id = ctx.params.at("id");
+    return admin_command(req, true, bhttp::status::ok,
+                         [&](const WorkspaceState& ws, const Json& b) { return decide_update_client(ws, id, b); },
+                         [&](const Json&) { return Json(Json::Object{{"id", id}}); });
+  }
+
+  Response archive_client(const Request& req, RequestContext& ctx) {
+    return admin_command(req, false, bhttp::status::no_content,
+                         [&](const WorkspaceState& ws, const Json&) { return decide_archive_client(ws, ctx.params.at("id")); },
+                         [](Json d) { return d; });
+  }
+
+  Response deactivate_contact(const Request& req, RequestContext& ctx) {
+    return admin_command(req, false, bhttp::status::no_content,
+                         [&](const WorkspaceState& ws, const Json&) { return decide_deactivate_contact(ws, ctx.params.at("id")); },
+                         [](Json d) { return d; });
+  }
+
+  Response set_policy(const Request& req, RequestContext& ctx) {
+    return admin_command(req, true, bhttp::status::ok,
+                         [&](const WorkspaceState& ws, const Json& b) {
+                           return decide_set_policy(ws, ctx.params.at("scope"), ctx.params.at("role"), ctx.params.at("db"), b);
+                         },
+                         [](Json d) { return d; });
+  }
+
+  Response remove_policy(const Request& req, RequestContext& ctx) {
+    return admin_command(req, false, bhttp::status::no_content,
+                         [&](const WorkspaceState& ws, const Json&) {
+                           return decide_remove_policy(ws, ctx.params.at("scope"), ctx.params.at("role"), ctx.params.at("db"));
+                         },
+                         [](Json d) { return d; });
+  }
+
+  // Inviting a contact: the raw token goes to the caller once; only its hash is stored, and
+  // neither enters the log.
+  Response invite_contact(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, Need::admin);
     if (!p) return std::move(p.error());
     auto body = json_body(req);
     if (!body) return std::move(body.error());
+    const std::string contact_id = uuids.next();
+    const TimestampMs expires{clock.now().ms + std::chrono::milliseconds(cfg.invitation_ttl).count()};
+    const std::string token = base64url(random_bytes(32));
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
-      auto drafts = decide_add_column(ws, ctx.params.at("db"), *body);
+      auto drafts = decide_invite_contact(ws, ctx.params.at("id"), *body, contact_id, expires);
       if (!drafts) return command_error(req, drafts.error());
+      const std::string email((*drafts)[0].data.string_or("email", ""));
+      if (credentials->get(p->workspace, email)) {
+        return problem_for(req, bhttp::status::conflict, "someone in this workspace already signs in with this e-mail");
+      }
+      if (auto s = credentials->put_invitation(sha256_hex(token), {p->workspace, contact_id, expires.ms}); !s) {
+        return problem_for(req, bhttp::status::service_unavailable, "could not store the invitation; retry");
+      }
       auto pos = commit(*drafts);
       if (!pos) return std::move(pos.error());
-      Json::Object col = (*drafts)[0].data.as_object();
-      col.erase("database");
-      return with_position(http::json_response(req, bhttp::status::created, to_json(Json(std::move(col)))), *pos);
+      return with_position(http::json_response(req, bhttp::status::created,
+                                               to_json(Json(Json::Object{{"id", contact_id},
+                                                                         {"invitation_token", token},
+                                                                         {"invitation_expires_at", format_timestamp(expires)}}))),
+                           *pos);
     });
   }
 
+  // A used, forged or expired token gets the same answer, byte for byte.
+  Response accept_invitation(const Request& req, RequestContext& ctx) {
+    if (!ready) return not_ready(req);
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    auto gone = [&] { return problem_for(req, bhttp::status::not_found, "no such invitation"); };
+    const std::string hash = sha256_hex(ctx.params.at("token"));
+    auto invite = credentials->get_invitation(hash);
+    if (!invite || invite->expires_at_ms <= clock.now().ms) return gone();
+    std::string email;
+    {
+      std::shared_lock lock(model_mu);
+      const WorkspaceState* ws = model.workspace(invite->workspace);
+      const ContactState* c = ws == nullptr ? nullptr : ws->active_contact(invite->contact_id);
+      if (c == nullptr || c->joined) return gone();
+      if (auto drafts = decide_join(*ws, c->id, *body); !drafts) {
+        return drafts.error().kind == CommandErrorKind::not_found ? gone() : command_error(req, drafts.error());
+      }
+      email = c->email;
+    }
+    auto hashed = hasher->hash(body->find("password")->as_string());
+    if (!hashed) return problem_for(req, bhttp::status::service_unavailable, "could not hash the password; retry");
+    // The contact itself is the actor of its joining.
+    const Principal joining{invite->workspace, "contact", invite->contact_id, "", "", "", {}};
+    Response answer = write(req, joining, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_join(ws, invite->contact_id, *body);  // again, under the lock: single use
+      if (!drafts) return gone();
+      if (auto s = credentials->put(invite->workspace, email, {invite->contact_id, *hashed}); !s) {
+        return problem_for(req, bhttp::status::service_unavailable, "could not store the credential; retry");
+      }
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      credentials->remove_invitation(hash);
+      Response ok{bhttp::status::created, req.version()};
+      return with_position(std::move(ok), *pos);
+    });
+    if (answer.result() != bhttp::status::created) return answer;
+    auto p = principal_for(invite->workspace, invite->contact_id);
+    if (!p) return gone();
+    auto res = session_response(req, *p);
+    res.set("Apexloop-Position", std::string(answer["Apexloop-Position"]));
+    return res;
+  }
+
   Response create_record(const Request& req, RequestContext& ctx) {
-    auto p = caller(req, false);
+    auto p = caller(req, Need::record_writer);
     if (!p) return std::move(p.error());
     auto key = idempotency_key(req);
     if (!key) return std::move(key.error());
@@ -380,7 +557,11 @@ struct CommandApp::Impl {
     if (!body) return std::move(body.error());
     const std::string& db = ctx.params.at("db");
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
-      auto outcome = decide_create_record(ws, db, *body, uuids.next(), p->id, *key);
+      const std::string record_id = uuids.next();
+      const ContactState* contact = p->kind == "contact" ? ws.active_contact(p->id) : nullptr;
+      if (p->kind == "contact" && contact == nullptr) return problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      auto outcome = contact != nullptr ? decide_contact_create_record(ws, *contact, db, *body, record_id, *key, clock.now())
+                                        : decide_create_record(ws, db, *body, record_id, p->id, *key);
       if (!outcome) return command_error(req, outcome.error());
       std::string id;
       Position pos;
@@ -388,7 +569,7 @@ struct CommandApp::Impl {
         id = outcome->replayed->record_id;
         pos = outcome->replayed->position;
       } else {
-        id = std::string(outcome->drafts[0].data.string_or("record_id", ""));
+        id = record_id;
         auto appended_at = commit(outcome->drafts);
         if (!appended_at) return std::move(appended_at.error());
         pos = *appended_at;
@@ -402,7 +583,7 @@ struct CommandApp::Impl {
   }
 
   Response update_record(const Request& req, RequestContext& ctx) {
-    auto p = caller(req, false);
+    auto p = caller(req, Need::record_writer);
     if (!p) return std::move(p.error());
     auto match = if_match(req);
     if (!match) return std::move(match.error());
@@ -411,7 +592,10 @@ struct CommandApp::Impl {
     const std::string& db = ctx.params.at("db");
     const std::string& id = ctx.params.at("id");
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
-      auto drafts = decide_update_record(ws, db, id, *body, *match);
+      const ContactState* contact = p->kind == "contact" ? ws.active_contact(p->id) : nullptr;
+      if (p->kind == "contact" && contact == nullptr) return problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      auto drafts = contact != nullptr ? decide_contact_update_record(ws, *contact, db, id, *body, *match, clock.now())
+                                       : decide_update_record(ws, db, id, *body, *match);
       if (!drafts) return command_error(req, drafts.error());
       std::uint64_t version = ws.record(db, id)->version;
       std::optional<Position> pos;
@@ -429,8 +613,9 @@ struct CommandApp::Impl {
   }
 
   Response delete_record(const Request& req, RequestContext& ctx) {
-    auto p = caller(req, false);
+    auto p = caller(req, Need::record_writer);
     if (!p) return std::move(p.error());
+    if (p->kind == "contact") return problem_for(req, bhttp::status::forbidden, "only the workspace's team deletes records");
     auto match = if_match(req);
     if (!match) return std::move(match.error());
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
@@ -489,6 +674,16 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/records", bind(&Impl::create_record));
   router->add(bhttp::verb::patch, "/api/v1/databases/{db}/records/{id}", bind(&Impl::update_record));
   router->add(bhttp::verb::delete_, "/api/v1/databases/{db}/records/{id}", bind(&Impl::delete_record));
+  router->add(bhttp::verb::post, "/api/v1/client-types", bind(&Impl::define_client_type));
+  router->add(bhttp::verb::post, "/api/v1/portal-roles", bind(&Impl::define_portal_role));
+  router->add(bhttp::verb::post, "/api/v1/clients", bind(&Impl::create_client));
+  router->add(bhttp::verb::patch, "/api/v1/clients/{id}", bind(&Impl::update_client));
+  router->add(bhttp::verb::delete_, "/api/v1/clients/{id}", bind(&Impl::archive_client));
+  router->add(bhttp::verb::post, "/api/v1/clients/{id}/contacts", bind(&Impl::invite_contact));
+  router->add(bhttp::verb::delete_, "/api/v1/contacts/{id}", bind(&Impl::deactivate_contact));
+  router->add(bhttp::verb::post, "/api/v1/invitations/{token}/accept", bind(&Impl::accept_invitation));
+  router->add(bhttp::verb::put, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::set_policy));
+  router->add(bhttp::verb::delete_, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::remove_policy));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -53,6 +53,30 @@ void CredentialStore::remove(std::string_view workspace, std::string_view email)
   db_->Delete(wo, key_of(workspace, email));
 }
 
+std::expected<void, std::string> CredentialStore::put_invitation(std::string_view token_hash, const Invitation& i) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const auto s = db_->Put(wo, "invite/" + std::string(token_hash),
+                          i.workspace + "\n" + i.contact_id + "\n" + std::to_string(i.expires_at_ms));
+  if (!s.ok()) return std::unexpected(s.ToString());
+  return {};
+}
+
+std::optional<Invitation> CredentialStore::get_invitation(std::string_view token_hash) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), "invite/" + std::string(token_hash), &v).ok()) return std::nullopt;
+  const auto a = v.find('\n');
+  const auto b = a == std::string::npos ? a : v.find('\n', a + 1);
+  if (b == std::string::npos) return std::nullopt;
+  return Invitation{v.substr(0, a), v.substr(a + 1, b - a - 1), std::stoll(v.substr(b + 1))};
+}
+
+void CredentialStore::remove_invitation(std::string_view token_hash) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  db_->Delete(wo, "invite/" + std::string(token_hash));
+}
+
 PasswordHasher::PasswordHasher(std::ptrdiff_t concurrency) : slots_(concurrency) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   auto h = hash("not a password anyone has: the timing decoy");

@@ -16,6 +16,7 @@ int main() {
   command::CommandConfig cfg{env_or("APEXLOOP_DATA_DIR", ".run/data"), events::KafkaConfig::from_env(), *http,
                              env_or("APEXLOOP_BOOTSTRAP_TOKEN", ""),
                              std::chrono::seconds(env_long("APEXLOOP_SESSION_TTL_SECONDS", 12 * 3600)),
+                             std::chrono::seconds(env_long("APEXLOOP_INVITATION_TTL_SECONDS", 7 * 24 * 3600)),
                              static_cast<int>(env_long("APEXLOOP_HASH_CONCURRENCY", 2))};
   if (cfg.bootstrap_token.empty()) {
     spdlog::warn("event=bootstrap_disabled reason=\"APEXLOOP_BOOTSTRAP_TOKEN is not set\"");

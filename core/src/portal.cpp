@@ -47,6 +47,24 @@ std::optional<CommandError> check_scope(const WorkspaceState& ws, std::string_vi
   return invalid("a scope is type:<client type> or client:<client id>");
 }
 
+// The policy as it is recorded: every flag spelled out, no null filters, columns deduplicated.
+Json normalized_policy(const Json& body, const Policy& p) {
+  auto columns = [](const std::vector<std::string>& cols) {
+    Json::Array out;
+    for (const auto& c : cols) out.emplace_back(c);
+    return Json(std::move(out));
+  };
+  Json::Object read{{"columns", columns(p.read_columns)}};
+  if (const Json* f = body.find("read")->find("filter"); f != nullptr && !f->is_null()) read.emplace("filter", *f);
+  Json::Object out{{"read", Json(std::move(read))}, {"comment", p.comment}, {"approve", p.approve}};
+  if (const Json* w = body.find("write"); w != nullptr) {
+    Json::Object write{{"columns", columns(p.write_columns)}, {"create", p.create}};
+    if (const Json* f = w->find("filter"); f != nullptr && !f->is_null()) write.emplace("filter", *f);
+    out.emplace("write", Json(std::move(write)));
+  }
+  return Json(std::move(out));
+}
+
 }  // namespace
 
 Decision decide_define_client_type(const WorkspaceState& ws, const Json& body) {
@@ -166,20 +184,20 @@ Decision decide_set_policy(const WorkspaceState& ws, std::string_view scope, std
   if (db == nullptr) return std::unexpected(not_found("no such database"));
   auto policy = parse_policy(body, *db);
   if (!policy) return std::unexpected(invalid("the policy is not valid", std::move(policy.error())));
-  auto it = ws.policies.find(PolicyKey{std::string(scope), std::string(role), std::string(db_key)});
-  const std::uint64_t seq = it == ws.policies.end() ? 1 : it->second.seq + 1;
+  auto it = ws.policy_seqs.find(PolicyKey{std::string(scope), std::string(role), std::string(db_key)});
+  const std::uint64_t seq = it == ws.policy_seqs.end() ? 1 : it->second + 1;
   return std::vector<Draft>{{std::string(event_type::policy_set), policy_stream(scope, role, db_key), seq,
                              Json(Json::Object{{"scope", std::string(scope)},
                                                {"role", std::string(role)},
                                                {"database", std::string(db_key)},
-                                               {"policy", body}})}};
+                                               {"policy", normalized_policy(body, *policy)}})}};
 }
 
 Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                               std::string_view db) {
-  auto it = ws.policies.find(PolicyKey{std::string(scope), std::string(role), std::string(db)});
-  if (it == ws.policies.end()) return std::unexpected(not_found("no such policy"));
-  return std::vector<Draft>{{std::string(event_type::policy_removed), policy_stream(scope, role, db), it->second.seq + 1,
+  const PolicyKey key{std::string(scope), std::string(role), std::string(db)};
+  if (!ws.policies.contains(key)) return std::unexpected(not_found("no such policy"));
+  return std::vector<Draft>{{std::string(event_type::policy_removed), policy_stream(scope, role, db), ws.policy_seqs.at(key) + 1,
                              Json(Json::Object{{"scope", std::string(scope)},
                                                {"role", std::string(role)},
                                                {"database", std::string(db)}})}};

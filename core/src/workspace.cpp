@@ -182,6 +182,7 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
   } else if (e.type == event_type::policy_set || e.type == event_type::policy_removed) {
     PolicyKey key{std::string(d.string_or("scope", "")), std::string(d.string_or("role", "")),
                   std::string(d.string_or("database", ""))};
+    ws.policy_seqs[key] = e.seq;
     if (e.type == event_type::policy_removed) {
       ws.policies.erase(key);
     } else {

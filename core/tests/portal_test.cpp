@@ -137,6 +137,20 @@ TEST_F(PortalTest, DeactivationAndArchivingEndAccess) {
   EXPECT_EQ(decide_update_client(ws(), kGlobex, parse(R"({"name":"G"})")).error().kind, CommandErrorKind::not_found);
 }
 
+TEST_F(PortalTest, PolicyEventsAreNormalisedAndTheirStreamOnlyGrows) {
+  auto set = decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets",
+                               parse(R"({"read":{"columns":["title","title"],"filter":null}})"));
+  ASSERT_TRUE(set.has_value());
+  EXPECT_EQ(to_json(*(*set)[0].data.find("policy")), R"({"approve":false,"comment":false,"read":{"columns":["title"]}})");
+  EXPECT_EQ((*set)[0].seq, 1u);
+  commit(*set);
+  auto removed = decide_remove_policy(ws(), "client:" + kAcme, "stakeholder", "tickets");
+  EXPECT_EQ((*removed)[0].seq, 2u);
+  commit(*removed);
+  // Regression: a policy set again after its removal must not restart its stream at seq 1.
+  EXPECT_EQ((*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets", parse(R"({"read":{"columns":[]}})")))[0].seq, 3u);
+}
+
 TEST_F(PortalTest, ClientUpdatesCarryBeforeAndAfter) {
   commit(*decide_define_client_type(ws(), parse(R"({"key":"project","name":"Project"})")));
   auto d = decide_update_client(ws(), kAcme, parse(R"({"client_type":"project","name":"Acme"})"));

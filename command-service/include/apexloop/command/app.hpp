@@ -20,6 +20,7 @@ struct CommandConfig {
   http::ServerOptions http;
   std::string bootstrap_token;  // empty: workspace creation is switched off
   std::chrono::seconds session_ttl{12 * 3600};
+  std::chrono::seconds invitation_ttl{7 * 24 * 3600};
   int hash_concurrency = 2;
 };
 

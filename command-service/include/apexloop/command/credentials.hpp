@@ -21,6 +21,13 @@ struct Credential {
   std::string hash;  // libsodium's crypto_pwhash_str encoding ($argon2id$v=19$m=...)
 };
 
+// An open invitation, found by the SHA-256 of its token (the raw token is never stored).
+struct Invitation {
+  std::string workspace;
+  std::string contact_id;
+  std::int64_t expires_at_ms = 0;
+};
+
 class CredentialStore {
  public:
   [[nodiscard]] static std::expected<std::unique_ptr<CredentialStore>, std::string> open(const std::string& dir);
@@ -29,6 +36,10 @@ class CredentialStore {
                                                      const Credential& c);
   [[nodiscard]] std::optional<Credential> get(std::string_view workspace, std::string_view email) const;
   void remove(std::string_view workspace, std::string_view email);
+
+  [[nodiscard]] std::expected<void, std::string> put_invitation(std::string_view token_hash, const Invitation& i);
+  [[nodiscard]] std::optional<Invitation> get_invitation(std::string_view token_hash) const;
+  void remove_invitation(std::string_view token_hash);
 
  private:
   std::unique_ptr<rocksdb::DB> db_;

@@ -84,6 +84,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::string, ClientState, std::less<>> clients;
   std::map<std::string, ContactState, std::less<>> contacts;
   std::map<PolicyKey, PolicyEntry> policies;
+  std::map<PolicyKey, std::uint64_t> policy_seqs;  // outlives a removal: a stream's seq only grows
   Position last_position;
 
   // A client's own policy replaces its type's policy for that (role, database).
