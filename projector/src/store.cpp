@@ -1,6 +1,7 @@
 #include "apexloop/projector/store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -17,29 +18,37 @@ namespace {
 // Reads through the batch being built (its own writes first), then the database.
 class BatchKv final : public KvView {
  public:
-  BatchKv(rocksdb::DB& db, rocksdb::WriteBatch& batch) : db_(db), batch_(batch) {}
+  explicit BatchKv(rocksdb::DB& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
   std::optional<std::string> get(std::string_view key) override {
-    auto it = overlay_.find(key);
-    if (it != overlay_.end()) return it->second;
     std::string value;
-    const auto s = db_.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+    const auto s = batch_.GetFromBatchAndDB(&db_, rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) throw std::runtime_error("rocksdb get: " + s.ToString());
     return value;
   }
   void put(std::string_view key, std::string_view value) override {
     batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
-    overlay_.insert_or_assign(std::string(key), std::string(value));
   }
-  void del(std::string_view key) override {
-    batch_.Delete(rocksdb::Slice(key.data(), key.size()));
-    overlay_.insert_or_assign(std::string(key), std::nullopt);
+  void del(std::string_view key) override { batch_.Delete(rocksdb::Slice(key.data(), key.size())); }
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
+    // Collected first: `fn` may write to the batch, which an open iterator must not see change.
+    std::vector<std::pair<std::string, std::string>> hits;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(
+          batch_.NewIteratorWithBase(db_.DefaultColumnFamily(), db_.NewIterator(rocksdb::ReadOptions())));
+      const rocksdb::Slice p(prefix.data(), prefix.size());
+      for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+        hits.emplace_back(it->key().ToString(), it->value().ToString());
+      }
+      if (!it->status().ok()) throw std::runtime_error("rocksdb scan: " + it->status().ToString());
+    }
+    for (const auto& [k, v] : hits) fn(k, v);
   }
+  rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
 
  private:
   rocksdb::DB& db_;
-  rocksdb::WriteBatch& batch_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  rocksdb::WriteBatchWithIndex batch_;
 };
 
 rocksdb::Options base_options() {
@@ -62,6 +71,12 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   std::unique_ptr<ReadModelStore> store(new ReadModelStore());
   store->db_.reset(raw);
   store->offsets_ = read_offsets(*raw);
+  BatchKv kv(*raw);
+  try {
+    if (auto loaded = store->projection_.load(kv); !loaded) return std::unexpected("read models: " + loaded.error());
+  } catch (const std::exception& ex) {
+    return std::unexpected(ex.what());
+  }
   return store;
 }
 
@@ -84,8 +99,7 @@ ReadModelStore::~ReadModelStore() = default;
 
 std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<events::Message>& batch) {
   BatchStats stats;
-  rocksdb::WriteBatch wb;
-  BatchKv kv(*db_, wb);
+  BatchKv kv(*db_);
   auto next = offsets_;
   try {
     for (const auto& m : batch) {
@@ -101,7 +115,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
         spdlog::error("event=event_rejected position={} reason=\"{}\"", to_string(m.position), e.error().detail);
         continue;
       }
-      auto r = project(*e, m.position, kv);
+      auto r = projection_.apply(*e, m.position, kv);
       if (!r) {
         ++stats.rejected;
         spdlog::error("event=event_rejected position={} type={} reason=\"{}\"", to_string(m.position), e->type,
@@ -115,9 +129,9 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
     return std::unexpected(ex.what());
   }
   for (const auto& [p, off] : next) {
-    if (offsets_[p] != off) wb.Put(keys::offset(p), std::to_string(off));
+    if (offsets_[p] != off) kv.put(keys::offset(p), std::to_string(off));
   }
-  const auto s = db_->Write(rocksdb::WriteOptions(), &wb);
+  const auto s = db_->Write(rocksdb::WriteOptions(), kv.batch());
   if (!s.ok()) return std::unexpected("rocksdb write: " + s.ToString());
   offsets_ = std::move(next);
   return stats;

@@ -24,11 +24,12 @@ class ProjectionTest : public ::testing::Test {
              R"({"database":"tickets","key":"title","name":"Title","type":"text","options":{},"internal":false})"));
   }
   void apply(const Envelope& e) {
-    auto r = project(e, Position{0, offset++}, kv);
+    auto r = proj.apply(e, Position{0, offset++}, kv);
     ASSERT_TRUE(r.has_value()) << r.error();
   }
   std::string served() { return kv.get(keys::served_record(kWs, keys::kInternalSet, "tickets", kRec)).value_or(""); }
   MapKv kv;
+  Projection proj;
   std::int64_t offset = 0;
 };
 
@@ -52,7 +53,7 @@ TEST_F(ProjectionTest, UpdateAppliesChangesInSequenceOnly) {
   EXPECT_NE(served().find(R"("title":"Scanner")"), std::string::npos);
   EXPECT_NE(served().find(R"("updated_at":"1970-01-01T00:00:02.000Z")"), std::string::npos);
   const auto before = kv.data;
-  auto skipped = project(ev("record.updated", "record/tickets/" + kRec, 4,
+  auto skipped = proj.apply(ev("record.updated", "record/tickets/" + kRec, 4,
                             R"({"database":"tickets","record_id":")" + kRec + R"(","changes":{"title":{"before":"x","after":"y"}}})"),
                          Position{0, 99}, kv);
   EXPECT_FALSE(skipped.has_value());
@@ -73,11 +74,11 @@ TEST_F(ProjectionTest, MalformedEventsAreRefusedWithoutWrites) {
                         ev("record.updated", "s", 2, R"({"database":"tickets","record_id":"x","changes":{}})"),
                         ev("column.added", "s", 2, R"({"database":"nope","key":"k"})"),
                         ev("database.defined", "s", 1, R"({"key":"tickets","name":"again"})")}) {
-    EXPECT_FALSE(project(e, Position{0, 50}, kv).has_value()) << e.type << " " << to_json(e.data);
+    EXPECT_FALSE(proj.apply(e, Position{0, 50 + offset++}, kv).has_value()) << e.type << " " << to_json(e.data);
   }
   Envelope other = ev("database.defined", "s", 1, R"({"key":"x","name":"x"})");
   other.workspace = "another";
-  EXPECT_FALSE(project(other, Position{0, 51}, kv).has_value());
+  EXPECT_FALSE(proj.apply(other, Position{0, 90}, kv).has_value());
   EXPECT_EQ(kv.data, before);
 }
 

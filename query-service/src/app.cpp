@@ -120,16 +120,48 @@ struct QueryApp::Impl {
       if (!ready) return http::problem_for(req, bhttp::status::service_unavailable, "starting");
       auto principal = authenticate(req, *signer, clock);
       if (!principal) return std::move(principal.error());
-      if (principal->kind != "user") {
-        // Client contacts read their own projections once the access model lands.
-        return http::problem_for(req, bhttp::status::not_found, "no such resource");
-      }
       if (auto wait = wait_for_position(req)) return std::move(*wait);
+      if (principal->kind == "contact" && !contact_active(*principal)) {
+        // Deactivated or archived: the session ends with it, here as in the command service.
+        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      }
+      if (principal->kind != "user" && principal->kind != "contact") {
+        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      }
       return f(req, ctx, *principal);
     };
   }
 
+  bool contact_active(const Principal& p) const {
+    auto c = get(keys::contact(p.workspace, p.id));
+    auto j = c ? parse_json(*c) : std::unexpected(JsonError::malformed);
+    const Json* active = j ? j->find("active") : nullptr;
+    return active != nullptr && active->is_bool() && active->as_bool() && j->string_or("client_id", "") == p.client_id;
+  }
+
+  // The only permission logic on the read path: which key prefix (principal set) the caller
+  // reads `db` from. None means the database is not there for this caller: 404.
+  std::optional<std::string> set_for(const Principal& p, const std::string& db_key) const {
+    if (!is_valid_key(db_key)) return std::nullopt;
+    if (p.kind == "user") {
+      if (!get(keys::database(p.workspace, db_key))) return std::nullopt;
+      return std::string(keys::kInternalSet);
+    }
+    return get(keys::route(p.workspace, p.id, db_key));
+  }
+
   http::Response list_databases(const http::Request& req, http::RequestContext&, const Principal& p) {
+    if (p.kind == "contact") {
+      Json::Array items;
+      const std::string prefix = keys::route_prefix(p.workspace, p.id);
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const std::string db_key = it->key().ToString().substr(prefix.size());
+        auto listing = get(keys::set_database(p.workspace, it->value().ToString(), db_key));
+        if (auto j = listing ? parse_json(*listing) : std::unexpected(JsonError::malformed)) items.push_back(std::move(*j));
+      }
+      return http::json_response(req, bhttp::status::ok, to_json(Json(Json::Object{{"items", Json(std::move(items))}})));
+    }
     const bool can_write = p.role == "admin" || p.role == "member";
     const std::string prefix = keys::database_prefix(p.workspace);
     Json::Array items;
@@ -148,9 +180,8 @@ struct QueryApp::Impl {
 
   http::Response list_records(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
     const auto& db_key = ctx.params.at("db");
-    if (!is_valid_key(db_key) || !get(keys::database(p.workspace, db_key))) {
-      return http::problem_for(req, bhttp::status::not_found, "no such database");
-    }
+    const auto set = set_for(p, db_key);
+    if (!set) return http::problem_for(req, bhttp::status::not_found, "no such database");
     std::size_t limit = kDefaultLimit;
     if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
       std::size_t n = 0;
@@ -160,7 +191,7 @@ struct QueryApp::Impl {
       }
       limit = n;
     }
-    const std::string prefix = keys::list_prefix(p.workspace, keys::kInternalSet, db_key);
+    const std::string prefix = keys::list_prefix(p.workspace, *set, db_key);
     std::string start = prefix;
     if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
       if (!is_order_key(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
@@ -195,8 +226,8 @@ struct QueryApp::Impl {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
     // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
-    auto rec = is_valid_key(db_key) && is_uuid(id) ? get(keys::served_record(p.workspace, keys::kInternalSet, db_key, id))
-                                                   : std::nullopt;
+    const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
+    auto rec = set ? get(keys::served_record(p.workspace, *set, db_key, id)) : std::nullopt;
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");

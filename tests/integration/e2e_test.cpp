@@ -392,6 +392,116 @@ TEST_F(EndToEnd, ProjectorKilledAndRestartedResumesWithNothingAppliedTwice) {
   EXPECT_EQ(live, clean) << "the live read models differ from a clean replay";
 }
 
+// The access model end to end: two clients, their contacts, a policy, through the real stack.
+TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
+  auto ok = [](const HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return r;
+  };
+  ok(post("/api/v1/client-types", R"({"key":"retainer","name":"Retainer"})"), 201);
+  ok(post("/api/v1/portal-roles", R"({"key":"stakeholder","name":"Stakeholder"})"), 201);
+  const std::string acme(json_of(ok(post("/api/v1/clients", R"({"name":"Acme","client_type":"retainer"})"), 201)).string_or("id", ""));
+  const std::string globex(json_of(ok(post("/api/v1/clients", R"({"name":"Globex","client_type":"retainer"})"), 201)).string_or("id", ""));
+  ok(post("/api/v1/databases", R"({"key":"deliverables","name":"Deliverables"})"), 201);
+  for (const char* col : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
+                          R"({"key":"status","name":"Status","type":"select","options":{"choices":["draft","review","approved"]}})",
+                          R"({"key":"margin","name":"Margin","type":"number","internal":true})"}) {
+    ok(post("/api/v1/databases/deliverables/columns", col), 201);
+  }
+  expect_problem(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables",
+                              R"({"read":{"columns":["title","margin"]}})", auth({{"Content-Type", "application/json"}})),
+                 422);
+  ok(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables",
+                  R"({"read":{"columns":["title","status"]},"write":{"columns":["status"]}})", auth({{"Content-Type", "application/json"}})),
+     200);
+  auto invite = [&](const std::string& client, const std::string& email) {
+    return json_of(ok(post("/api/v1/clients/" + client + "/contacts", R"({"email":")" + email + R"(","name":"C","role":"stakeholder"})"), 201));
+  };
+  const Json ada_invite = invite(acme, "ada.client@acme.test");
+  const Json bob_invite = invite(globex, "bob@globex.test");
+  auto accept = [&](const Json& inv) {
+    return http_request(stack->origin, "POST", "/api/v1/invitations/" + std::string(inv.string_or("invitation_token", "")) + "/accept",
+                        R"({"name":"Contact","password":"a long contact password"})", {{"Content-Type", "application/json"}});
+  };
+  const auto ada_session = ok(accept(ada_invite), 201);
+  EXPECT_EQ(json_of(ada_session).find("principal")->string_or("kind", ""), "contact");
+  EXPECT_EQ(json_of(ada_session).find("principal")->string_or("client_id", ""), acme);
+  const std::string ada(json_of(ada_session).string_or("token", ""));
+  const auto reused = accept(ada_invite);
+  const auto forged = http_request(stack->origin, "POST", "/api/v1/invitations/" + std::string(43, 'A') + "/accept",
+                                   R"({"name":"Contact","password":"a long contact password"})", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(reused.status, 404);
+  EXPECT_EQ(reused.body, forged.body) << "a used and a forged token answer alike";
+  const std::string bob(json_of(ok(accept(bob_invite), 201)).string_or("token", ""));
+
+  const std::string d1(json_of(ok(post("/api/v1/databases/deliverables/records",
+                                       R"({"fields":{"owner":")" + acme + R"(","title":"Logo CANARY-A","status":"review","margin":99}})"), 201))
+                           .string_or("id", ""));
+  auto d2r = ok(post("/api/v1/databases/deliverables/records",
+                     R"({"fields":{"owner":")" + globex + R"(","title":"Site CANARY-G","status":"draft"}})"), 201);
+  const std::string d2(json_of(d2r).string_or("id", ""));
+  const std::string pos = d2r.header("apexloop-position");
+  auto as = [&](const std::string& token, const std::string& method, const std::string& target, const std::string& body = "",
+                std::map<std::string, std::string> h = {}) {
+    h["Authorization"] = "Bearer " + token;
+    h["Apexloop-After"] = pos;
+    if (!body.empty()) h["Content-Type"] = "application/json";
+    return http_request(stack->origin, method, target, body, h);
+  };
+
+  const auto dbs = ok(as(ada, "GET", "/api/v1/databases"), 200);
+  EXPECT_EQ(json_of(dbs).find("items")->as_array().size(), 1u) << dbs.body;
+  EXPECT_EQ(dbs.body.find("margin"), std::string::npos);
+  const auto list = ok(as(ada, "GET", "/api/v1/databases/deliverables/records"), 200);
+  ASSERT_EQ(json_of(list).find("items")->as_array().size(), 1u) << list.body;
+  EXPECT_EQ(to_json(*json_of(list).find("items")->as_array()[0].find("fields")),
+            R"({"owner":")" + acme + R"(","status":"review","title":"Logo CANARY-A"})");
+  const auto foreign = as(ada, "GET", "/api/v1/databases/deliverables/records/" + d2);
+  const auto missing = as(ada, "GET", "/api/v1/databases/deliverables/records/0190a000-0000-7000-8000-000000000000");
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(foreign.body, missing.body) << "not visible answers exactly like not there";
+  expect_problem(as(ada, "GET", "/api/v1/databases/tickets/records"), 404);
+  for (const auto& r : {dbs, list, foreign}) EXPECT_EQ(r.body.find("CANARY-G"), std::string::npos);
+  const auto bob_list = ok(as(bob, "GET", "/api/v1/databases/deliverables/records"), 200);
+  EXPECT_EQ(bob_list.body.find("CANARY-A"), std::string::npos);
+  EXPECT_NE(bob_list.body.find("CANARY-G"), std::string::npos);
+
+  // Writes: only the writable column, only on a visible record, never creating here.
+  ok(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 200);
+  expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"title":"x"}})", {{"If-Match", "2"}}), 403);
+  expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"margin":1}})", {{"If-Match", "2"}}), 403);
+  expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d2, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 404);
+  expect_problem(as(ada, "POST", "/api/v1/databases/deliverables/records", R"({"fields":{"status":"draft"}})"), 403);
+  expect_problem(as(ada, "POST", "/api/v1/databases", R"({"key":"x","name":"X"})"), 403);
+  expect_problem(as(ada, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables", R"({"read":{"columns":["title"]}})"), 403);
+
+  // A client's own policy replaces its type's, and takes effect on the next read.
+  auto changed = ok(http_request(stack->origin, "PUT", "/api/v1/policies/client:" + acme + "/stakeholder/deliverables",
+                                 R"({"read":{"columns":["title"]}})", auth({{"Content-Type", "application/json"}})),
+                    200);
+  auto after_change = http_request(stack->origin, "GET", "/api/v1/databases/deliverables/records/" + d1, "",
+                                   {{"Authorization", "Bearer " + ada}, {"Apexloop-After", changed.header("apexloop-position")}});
+  EXPECT_EQ(after_change.status, 200);
+  EXPECT_EQ(to_json(*json_of(after_change).find("fields")), R"({"owner":")" + acme + R"(","title":"Logo CANARY-A"})");
+
+  // Deactivation ends the contact's session on both services.
+  auto contact_id = std::string(ada_invite.string_or("id", ""));
+  auto gone = ok(http_request(stack->origin, "DELETE", "/api/v1/contacts/" + contact_id, "", auth()), 204);
+  auto read_after = http_request(stack->origin, "GET", "/api/v1/databases/deliverables/records", "",
+                                 {{"Authorization", "Bearer " + ada}, {"Apexloop-After", gone.header("apexloop-position")}});
+  expect_problem(read_after, 401);
+  expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"review"}})", {{"If-Match", "2"}}), 401);
+
+  // Neither invitation tokens nor contact passwords nor session tokens enter the log.
+  for (const auto& m : stack->read_log()) {
+    for (const std::string& secret : {std::string(ada_invite.string_or("invitation_token", "-")),
+                                     std::string(bob_invite.string_or("invitation_token", "-")),
+                                     std::string("a long contact password"), ada, bob}) {
+      EXPECT_EQ(m.value.find(secret), std::string::npos);
+    }
+  }
+}
+
 TEST_F(EndToEnd, EveryServiceExposesHealthReadinessAndMetrics) {
   for (auto port : {stack->command_port, stack->query_port, stack->projector_port}) {
     EXPECT_EQ(http_request(port, "GET", "/healthz").status, 200);

@@ -3,15 +3,21 @@
 // (which only reads it). Keys are plain strings; ids and keys never contain '/'.
 //
 //   meta/offset/<partition>                 next offset to consume, decimal
+//   acl/<ws>/<offset>                       access events (schema, clients, contacts, policies), replayed on open
 //   ws/<ws>                                 {"id","name"}
 //   user/<ws>/<id>                          {"id","email","name","role"}
-//   db/<ws>/<db>                            {"key","name","columns":[...]}
+//   contact/<ws>/<id>                       {"id","client_id","role","active"}: the query service ends sessions with it
+//   db/<ws>/<db>                            {"key","name","columns":[...]} (internal view)
 //   rc/<ws>/<db>/<id>                       canonical record (fields, version, times, order)
+//   ro/<ws>/<db>/<client>/<order>           record id, by owner: what a client's policy change re-projects
+//   rr/<ws>/<db>/<id>/<from db>/<from id>   reverse relations: who points at a record
+//   route/<ws>/<contact>/<db>               the principal set a contact reads <db> from
 //   pv/<ws>/<set>/r/<db>/<id>               the record bytes a principal set is sent
 //   pv/<ws>/<set>/l/<db>/<order>            the same bytes, in list order
+//   pv/<ws>/<set>/db/<db>                   the database as that set sees it (readable columns)
 //
-// <set> names whose view it is: `internal` for the workspace's users; per (client, portal role)
-// sets join with the access model.
+// <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
+// or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
 
 #include <cstdint>
 #include <string>
@@ -21,25 +27,48 @@ namespace apexloop::keys {
 
 inline constexpr std::string_view kInternalSet = "internal";
 
+inline std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) out += p;
+  return out;
+}
+
 inline std::string offset(std::int32_t partition) { return "meta/offset/" + std::to_string(partition); }
 inline constexpr std::string_view kOffsetPrefix = "meta/offset/";
-inline std::string workspace(std::string_view ws) { return "ws/" + std::string(ws); }
-inline std::string user(std::string_view ws, std::string_view id) {
-  return "user/" + std::string(ws) + "/" + std::string(id);
-}
-inline std::string database_prefix(std::string_view ws) { return "db/" + std::string(ws) + "/"; }
-inline std::string database(std::string_view ws, std::string_view db) {
-  return database_prefix(ws) + std::string(db);
-}
+inline std::string access_log_prefix(std::string_view ws) { return cat({"acl/", ws, "/"}); }
+inline constexpr std::string_view kAccessLogPrefix = "acl/";
+inline std::string workspace(std::string_view ws) { return cat({"ws/", ws}); }
+inline std::string user(std::string_view ws, std::string_view id) { return cat({"user/", ws, "/", id}); }
+inline std::string contact(std::string_view ws, std::string_view id) { return cat({"contact/", ws, "/", id}); }
+inline std::string database_prefix(std::string_view ws) { return cat({"db/", ws, "/"}); }
+inline std::string database(std::string_view ws, std::string_view db) { return database_prefix(ws) + std::string(db); }
 inline std::string canonical_record(std::string_view ws, std::string_view db, std::string_view id) {
-  return "rc/" + std::string(ws) + "/" + std::string(db) + "/" + std::string(id);
+  return cat({"rc/", ws, "/", db, "/", id});
 }
-inline std::string served_record(std::string_view ws, std::string_view set, std::string_view db,
-                                 std::string_view id) {
-  return "pv/" + std::string(ws) + "/" + std::string(set) + "/r/" + std::string(db) + "/" + std::string(id);
+inline std::string owner_prefix(std::string_view ws, std::string_view db, std::string_view client) {
+  return cat({"ro/", ws, "/", db, "/", client, "/"});
+}
+inline std::string referrers_prefix(std::string_view ws, std::string_view db, std::string_view id) {
+  return cat({"rr/", ws, "/", db, "/", id, "/"});
+}
+inline std::string route_prefix(std::string_view ws, std::string_view contact) {
+  return cat({"route/", ws, "/", contact, "/"});
+}
+inline std::string route(std::string_view ws, std::string_view contact, std::string_view db) {
+  return route_prefix(ws, contact) + std::string(db);
+}
+inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
+inline std::string served_record(std::string_view ws, std::string_view set, std::string_view db, std::string_view id) {
+  return cat({"pv/", ws, "/", set, "/r/", db, "/", id});
 }
 inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db) {
-  return "pv/" + std::string(ws) + "/" + std::string(set) + "/l/" + std::string(db) + "/";
+  return cat({"pv/", ws, "/", set, "/l/", db, "/"});
+}
+inline std::string set_database_prefix(std::string_view ws, std::string_view set) {
+  return cat({"pv/", ws, "/", set, "/db/"});
+}
+inline std::string set_database(std::string_view ws, std::string_view set, std::string_view db) {
+  return set_database_prefix(ws, set) + std::string(db);
 }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);

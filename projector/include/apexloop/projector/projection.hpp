@@ -1,16 +1,21 @@
 #pragma once
-// How one event changes the read models: a pure function over a key-value view, so unit tests
-// run it on a map and the projector runs it on a RocksDB write batch.
+// How events change the read models. The internal view keeps every record; each principal set
+// (a client and portal role, or one contact where its policy names `contact.id`) keeps only the
+// records its policy lets it read, already cut down to the columns it may read. Decisions come
+// from the same pure access code the command service uses.
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "apexloop/core/event.hpp"
 #include "apexloop/core/ids.hpp"
+#include "apexloop/core/workspace.hpp"
 
 namespace apexloop::projector {
 
@@ -20,20 +25,45 @@ class KvView {
   [[nodiscard]] virtual std::optional<std::string> get(std::string_view key) = 0;
   virtual void put(std::string_view key, std::string_view value) = 0;
   virtual void del(std::string_view key) = 0;
+  // Every key with `prefix`, in order, including this view's own pending writes.
+  virtual void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) = 0;
 };
 
-// An in-memory view for tests and for hashing expectations.
+// An in-memory view for tests.
 class MapKv final : public KvView {
  public:
   std::map<std::string, std::string, std::less<>> data;
   std::optional<std::string> get(std::string_view key) override;
   void put(std::string_view key, std::string_view value) override;
   void del(std::string_view key) override;
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
 };
 
-// Applies `e`, which sits at `at` in the log. An error means the event contradicts the read
-// model (e.g. an update out of sequence) and the caller counts it. Contract: every check comes
-// before the first write, so an event that errs has written nothing.
-[[nodiscard]] std::expected<void, std::string> project(const Envelope& e, Position at, KvView& kv);
+class Projection {
+ public:
+  // Rebuilds the in-memory access model (schema, clients, contacts, policies) from the access
+  // events stored beside the read models. Call once after opening a store.
+  [[nodiscard]] std::expected<void, std::string> load(KvView& kv);
+
+  // Applies `e`, which sits at `at` in the log. An error means the event contradicts the read
+  // models (e.g. an update out of sequence) and the caller counts it. Contract: every check
+  // comes before the first write, so an event that errs has written nothing.
+  [[nodiscard]] std::expected<void, std::string> apply(const Envelope& e, Position at, KvView& kv);
+
+ private:
+  WriteModel access_;  // the write model without records: what visibility depends on
+};
+
+// The principal sets of client `client` for (`role`, `db`) under `ws`: none without a policy,
+// one shared set, or one per active contact when the read filter names contact.id.
+struct PrincipalSet {
+  std::string id;
+  std::string role;
+  PrincipalVars vars;
+  friend auto operator<=>(const PrincipalSet& a, const PrincipalSet& b) { return a.id <=> b.id; }
+  friend bool operator==(const PrincipalSet& a, const PrincipalSet& b) { return a.id == b.id; }
+};
+[[nodiscard]] std::vector<PrincipalSet> principal_sets(const WorkspaceState& ws, std::string_view client,
+                                                       std::string_view role, std::string_view db, TimestampMs now);
 
 }  // namespace apexloop::projector

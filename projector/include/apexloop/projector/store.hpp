@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apexloop/events/kafka.hpp"
+#include "apexloop/projector/projection.hpp"
 
 namespace rocksdb {
 class DB;
@@ -40,6 +41,7 @@ class ReadModelStore {
  private:
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::int32_t, std::int64_t> offsets_;
+  Projection projection_;
 };
 
 // The stored next offset of every partition.
