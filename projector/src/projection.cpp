@@ -175,7 +175,7 @@ class Step {
           const auto old_sets = principal_sets(before, client, role, db_key, now_);
           const auto new_sets = db == nullptr ? std::vector<PrincipalSet>{} : principal_sets(ws_, client, role, db_key, now_);
           for (const auto& s : old_sets) {
-            if (std::find(new_sets.begin(), new_sets.end(), s) == new_sets.end()) drop(s.id, db_key);
+            if (std::find(new_sets.begin(), new_sets.end(), s) == new_sets.end()) drop(s.id, client, db_key);
           }
           for (const auto& s : new_sets) {
             write_listing(s, *db);
@@ -256,12 +256,19 @@ class Step {
     });
   }
 
-  void drop(const std::string& set, const std::string& db) {
+  // A set that no longer exists for `db`: its records leave it, and the same client's records
+  // that point at them are re-projected (regression: a relation outlived its target's policy).
+  void drop(const std::string& set, const std::string& client, const std::string& db) {
+    std::vector<std::string> ids;
     kv_.scan(keys::list_prefix(ws_.id, set, db), [&](std::string_view key, std::string_view value) {
-      if (auto rec = parse_json(value)) kv_.del(keys::served_record(ws_.id, set, db, rec->string_or("id", "")));
+      if (auto rec = parse_json(value)) {
+        ids.emplace_back(rec->string_or("id", ""));
+        kv_.del(keys::served_record(ws_.id, set, db, ids.back()));
+      }
       kv_.del(key);
     });
     kv_.del(keys::set_database(ws_.id, set, db));
+    for (const auto& id : ids) reproject_referrers(client, db, id);
   }
 
   void write_listing(const PrincipalSet& set, const DatabaseDef& db) {

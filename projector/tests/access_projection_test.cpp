@@ -156,6 +156,15 @@ TEST_F(AccessProjection, RelationsFollowTheirTargetsVisibility) {
   EXPECT_EQ(fields(kAcmeSet, "tickets", t1).find(p1), std::string::npos) << "a deleted target is omitted too";
 }
 
+// Regression (isolation seed 6765469567945439077): when a policy removal drops the target's set,
+// relations pointing into it must be re-projected too.
+TEST_F(AccessProjection, RemovingTheTargetsPolicyHidesRelationsToIt) {
+  auto t4 = create("tickets", R"({"owner":")" + kAcme + R"(","title":"x","status":"open","project":[")" + p1 + R"("]})");
+  EXPECT_NE(fields(kAcmeSet, "tickets", t4).find(p1), std::string::npos);
+  commit(*decide_remove_policy(ws(), "type:retainer", "stakeholder", "projects"));
+  EXPECT_EQ(fields(kAcmeSet, "tickets", t4), R"({"owner":")" + kAcme + R"(","status":"open","title":"x"})");
+}
+
 TEST_F(AccessProjection, ArchivingAClientEmptiesItsSets) {
   commit(*decide_archive_client(ws(), kGlobex));
   EXPECT_EQ(listed(kGlobexSet, "tickets"), 0u);
