@@ -466,6 +466,14 @@ struct CommandApp::Impl {
                          [](Json d) { return d; });
   }
 
+  Response define_view(const Request& req, RequestContext& ctx) {
+    return admin_command(req, true, bhttp::status::ok,
+                         [&](const WorkspaceState& ws, const Json& b) {
+                           return decide_define_view(ws, ctx.params.at("scope"), ctx.params.at("db"), ctx.params.at("view"), b);
+                         },
+                         [](Json d) { return d; });
+  }
+
   Response remove_policy(const Request& req, RequestContext& ctx) {
     return admin_command(req, false, bhttp::status::no_content,
                          [&](const WorkspaceState& ws, const Json&) {
@@ -684,6 +692,7 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::post, "/api/v1/invitations/{token}/accept", bind(&Impl::accept_invitation));
   router->add(bhttp::verb::put, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::set_policy));
   router->add(bhttp::verb::delete_, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::remove_policy));
+  router->add(bhttp::verb::put, "/api/v1/views/{scope}/{db}/{view}", bind(&Impl::define_view));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -193,6 +193,76 @@ Decision decide_set_policy(const WorkspaceState& ws, std::string_view scope, std
                                                {"policy", normalized_policy(body, *policy)}})}};
 }
 
+Decision decide_define_view(const WorkspaceState& ws, std::string_view scope, std::string_view db_key,
+                            std::string_view view, const Json& body) {
+  if (auto e = check_scope(ws, scope)) return std::unexpected(*e);
+  const DatabaseDef* db = ws.database(db_key);
+  if (db == nullptr) return std::unexpected(not_found("no such database"));
+  if (!body.is_object()) return std::unexpected(invalid("the body must be a JSON object"));
+  std::vector<FieldError> errors;
+  if (!is_valid_key(view)) errors.push_back({"view", "must match ^[a-z][a-z0-9_]{0,62}$"});
+  unknown_members(body, {"columns", "filter", "sort", "limit"}, errors);
+  std::vector<std::string> columns;
+  const Json* cols = body.find("columns");
+  if (cols == nullptr || !cols->is_array()) {
+    errors.push_back({"columns", "must be an array of column keys"});
+  } else {
+    for (const auto& c : cols->as_array()) {
+      const ColumnDef* col = c.is_string() ? db->column(c.as_string()) : nullptr;
+      if (col == nullptr || col->internal) {
+        errors.push_back({"columns", "must name columns clients can be granted"});
+      } else if (std::find(columns.begin(), columns.end(), col->key) == columns.end()) {
+        columns.push_back(col->key);
+      }
+    }
+  }
+  // The filter and sort may use any column a client could be granted; what a contact cannot read
+  // is simply absent from its rows when the view is applied, so nothing leaks through them.
+  std::vector<std::string> grantable;
+  for (const auto& c : db->columns) {
+    if (!c.internal) grantable.push_back(c.key);
+  }
+  Json::Object data{{"scope", std::string(scope)}, {"database", db->key}, {"view", std::string(view)}};
+  Json::Array col_json;
+  for (const auto& c : columns) col_json.emplace_back(c);
+  data.emplace("columns", Json(std::move(col_json)));
+  if (const Json* f = body.find("filter"); f != nullptr && !f->is_null()) {
+    if (auto parsed = parse_filter(*f, *db, "filter", grantable); !parsed) {
+      errors.insert(errors.end(), parsed.error().begin(), parsed.error().end());
+    } else {
+      data.emplace("filter", *f);
+    }
+  }
+  if (const Json* sort = body.find("sort"); sort != nullptr) {
+    bool ok = sort->is_array() && sort->as_array().size() <= 4;
+    for (std::size_t i = 0; ok && i < sort->as_array().size(); ++i) {
+      const Json& k = sort->as_array()[i];
+      const std::string field(k.string_or("field", ""));
+      const std::string dir(k.string_or("dir", ""));
+      const bool system = field == "id" || field == "version" || field == "created_at" || field == "updated_at";
+      ok = k.is_object() && k.as_object().size() == 2 && (dir == "asc" || dir == "desc") &&
+           (system || std::find(grantable.begin(), grantable.end(), field) != grantable.end());
+    }
+    if (!ok) {
+      errors.push_back({"sort", "up to 4 {field, dir: asc|desc} naming non-internal columns or system fields"});
+    } else {
+      data.emplace("sort", *sort);
+    }
+  }
+  if (const Json* limit = body.find("limit"); limit != nullptr) {
+    if (!limit->is_int() || limit->as_int() < 1 || limit->as_int() > 500) {
+      errors.push_back({"limit", "must be an integer from 1 to 500"});
+    } else {
+      data.emplace("limit", *limit);
+    }
+  }
+  if (!errors.empty()) return std::unexpected(invalid("the view is not valid", std::move(errors)));
+  auto it = ws.view_seqs.find({std::string(scope), db->key, std::string(view)});
+  return std::vector<Draft>{{std::string(event_type::view_defined),
+                             "view/" + std::string(scope) + "/" + db->key + "/" + std::string(view),
+                             it == ws.view_seqs.end() ? 1 : it->second + 1, Json(std::move(data))}};
+}
+
 Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                               std::string_view db) {
   const PolicyKey key{std::string(scope), std::string(role), std::string(db)};

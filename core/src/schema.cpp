@@ -149,6 +149,23 @@ bool is_valid_email(std::string_view s) {
          domain.back() != '.';
 }
 
+DatabaseDef database_from_json(const Json& j) {
+  DatabaseDef db{std::string(j.string_or("key", "")), std::string(j.string_or("name", "")), {}};
+  if (const Json* cols = j.find("columns"); cols != nullptr && cols->is_array()) {
+    for (const auto& c : cols->as_array()) {
+      ColumnDef col;
+      col.key = std::string(c.string_or("key", ""));
+      col.name = std::string(c.string_or("name", ""));
+      col.type = parse_column_type(c.string_or("type", "")).value_or(ColumnType::text);
+      if (const Json* o = c.find("options"); o != nullptr && o->is_object()) col.options = *o;
+      const Json* internal = c.find("internal");
+      col.internal = internal != nullptr && internal->is_bool() && internal->as_bool();
+      db.columns.push_back(std::move(col));
+    }
+  }
+  return db;
+}
+
 const ColumnDef* DatabaseDef::column(std::string_view k) const {
   auto it = std::find_if(columns.begin(), columns.end(), [&](const ColumnDef& c) { return c.key == k; });
   return it == columns.end() ? nullptr : &*it;

@@ -182,7 +182,6 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
   } else if (e.type == event_type::policy_set || e.type == event_type::policy_removed) {
     PolicyKey key{std::string(d.string_or("scope", "")), std::string(d.string_or("role", "")),
                   std::string(d.string_or("database", ""))};
-    ws.policy_seqs[key] = e.seq;
     if (e.type == event_type::policy_removed) {
       ws.policies.erase(key);
     } else {
@@ -193,6 +192,10 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
       if (!parsed) return std::unexpected("bad policy.set");
       ws.policies.insert_or_assign(key, PolicyEntry{*body, std::move(*parsed), e.seq});
     }
+    ws.policy_seqs[key] = e.seq;
+  } else if (e.type == event_type::view_defined) {
+    ws.view_seqs[{std::string(d.string_or("scope", "")), std::string(d.string_or("database", "")),
+                  std::string(d.string_or("view", ""))}] = e.seq;
   }
   // Types this model does not know are facts for other consumers; they still advance the position.
   ws.last_position = at;

@@ -151,6 +151,25 @@ TEST_F(PortalTest, PolicyEventsAreNormalisedAndTheirStreamOnlyGrows) {
   EXPECT_EQ((*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets", parse(R"({"read":{"columns":[]}})")))[0].seq, 3u);
 }
 
+TEST_F(PortalTest, ViewsNameOnlyGrantableColumns) {
+  auto ok = decide_define_view(ws(), "type:retainer", "tickets", "open",
+                               parse(R"({"columns":["title","status","title"],"filter":{"field":"status","op":"eq","value":"open"},"sort":[{"field":"created_at","dir":"desc"}],"limit":20})"));
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(to_json(*(*ok)[0].data.find("columns")), R"(["title","status"])");
+  EXPECT_EQ((*ok)[0].stream, "view/type:retainer/tickets/open");
+  for (const char* bad : {R"({"columns":["margin"]})", R"({"columns":["title"],"filter":{"field":"margin","op":"gt","value":1}})",
+                          R"({"columns":["title"],"sort":[{"field":"margin","dir":"asc"}]})",
+                          R"({"columns":["title"],"sort":[{"field":"title","dir":"up"}]})", R"({"columns":["title"],"limit":501})",
+                          R"({"columns":"title"})", R"({"columns":[],"extra":1})"}) {
+    auto r = decide_define_view(ws(), "type:retainer", "tickets", "v", parse(bad));
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().kind, CommandErrorKind::invalid) << bad;
+  }
+  EXPECT_EQ(decide_define_view(ws(), "type:nope", "tickets", "v", parse(R"({"columns":[]})")).error().kind, CommandErrorKind::not_found);
+  EXPECT_EQ(decide_define_view(ws(), "type:retainer", "tickets", "Bad-Key", parse(R"({"columns":[]})")).error().kind,
+            CommandErrorKind::invalid);
+}
+
 TEST_F(PortalTest, ClientUpdatesCarryBeforeAndAfter) {
   commit(*decide_define_client_type(ws(), parse(R"({"key":"project","name":"Project"})")));
   auto d = decide_update_client(ws(), kAcme, parse(R"({"client_type":"project","name":"Acme"})"));

@@ -240,6 +240,17 @@ Consumer::~Consumer() {
 
 std::expected<std::vector<std::int32_t>, std::string> Consumer::partition_ids(
     std::chrono::milliseconds timeout) {
+  // A topic another process has just created can take a moment to show up in metadata.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto ids = partition_ids_once(timeout);
+    if (ids || std::chrono::steady_clock::now() >= deadline) return ids;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::expected<std::vector<std::int32_t>, std::string> Consumer::partition_ids_once(
+    std::chrono::milliseconds timeout) {
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk_, cfg_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   const auto err = rd_kafka_metadata(rk_, 0, t, &md, static_cast<int>(timeout.count()));

@@ -56,7 +56,7 @@ bool is_access_event(std::string_view t) {
          t == event_type::client_type_defined || t == event_type::portal_role_defined || t == event_type::client_created ||
          t == event_type::client_updated || t == event_type::client_archived || t == event_type::contact_invited ||
          t == event_type::contact_joined || t == event_type::contact_deactivated || t == event_type::policy_set ||
-         t == event_type::policy_removed;
+         t == event_type::policy_removed || t == event_type::view_defined;
 }
 
 // The bytes the API sends for a record, members in the documented order.
@@ -396,9 +396,20 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
              to_json(Json(Json::Object{{"key", db.key}, {"name", db.name}, {"columns", Json(std::move(columns))}})));
       clients = keys_of(ws.clients);
       dbs = {db.key};
+    } else if (e.type == event_type::view_defined) {
+      Json::Object view = d.as_object();
+      for (const char* k : {"scope", "database", "view"}) view.erase(k);
+      kv.put(keys::view(w, d.string_or("scope", ""), d.string_or("database", ""), d.string_or("view", "")),
+             to_json(Json(std::move(view))));
+      return {};
     } else if (e.type == event_type::client_created || e.type == event_type::client_updated ||
                e.type == event_type::client_archived) {
       clients = {std::string(d.string_or("client_id", ""))};
+      const ClientState& c = ws.clients.at(*clients.begin());
+      kv.put(keys::client(w, c.id), to_json(Json(Json::Object{{"id", c.id},
+                                                              {"name", c.name},
+                                                              {"client_type", c.client_type},
+                                                              {"archived", c.archived}})));
       if (e.type == event_type::client_archived) {
         // An archived client's contacts are out at once: the query service ends their sessions.
         for (const auto& [id, c] : ws.contacts) {

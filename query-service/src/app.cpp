@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "apexloop/core/access.hpp"
 #include "apexloop/core/schema.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/store.hpp"
@@ -191,6 +192,10 @@ struct QueryApp::Impl {
       }
       limit = n;
     }
+    if (auto v = ctx.params.find("?view"); v != ctx.params.end()) {
+      const bool limit_given = ctx.params.contains("?limit");
+      return list_view(req, ctx, p, *set, db_key, v->second, limit_given ? std::optional<std::size_t>(limit) : std::nullopt);
+    }
     const std::string prefix = keys::list_prefix(p.workspace, *set, db_key);
     std::string start = prefix;
     if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
@@ -220,6 +225,108 @@ struct QueryApp::Impl {
     }
     body.push_back('}');
     return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
+  // A named view over the caller's own rows: it starts from the already-permitted set, so it can
+  // only narrow. The view is the client's own, else its client type's. Rows are filtered, cut to
+  // the view's columns (and the owner), sorted, and paged by position.
+  http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, const std::string& set,
+                           const std::string& db_key, const std::string& name, std::optional<std::size_t> limit) {
+    auto no_view = [&] { return http::problem_for(req, bhttp::status::not_found, "no such view"); };
+    if (p.kind != "contact" || !is_valid_key(name)) return no_view();
+    auto client = get(keys::client(p.workspace, p.client_id));
+    auto client_json = client ? parse_json(*client) : std::unexpected(JsonError::malformed);
+    if (!client_json) return no_view();
+    auto view = get(keys::view(p.workspace, "client:" + p.client_id, db_key, name));
+    if (!view) view = get(keys::view(p.workspace, "type:" + std::string(client_json->string_or("client_type", "")), db_key, name));
+    auto view_json = view ? parse_json(*view) : std::unexpected(JsonError::malformed);
+    auto db_json = get(keys::database(p.workspace, db_key));
+    auto db_parsed = db_json ? parse_json(*db_json) : std::unexpected(JsonError::malformed);
+    if (!view_json || !db_parsed) return no_view();
+    const DatabaseDef def = database_from_json(*db_parsed);
+    std::vector<std::string> columns, grantable;
+    for (const auto& c : view_json->find("columns")->as_array()) columns.push_back(c.as_string());
+    if (const ColumnDef* owner = owner_column(def)) columns.push_back(owner->key);
+    for (const auto& c : def.columns) {
+      if (!c.internal) grantable.push_back(c.key);
+    }
+    std::optional<Filter> filter;
+    if (const Json* f = view_json->find("filter")) {
+      auto parsed = parse_filter(*f, def, "filter", grantable);
+      if (!parsed) return no_view();
+      filter = std::move(*parsed);
+    }
+    const PrincipalVars vars{p.id, p.client_id, std::string(client_json->string_or("client_type", "")), clock.now()};
+    std::vector<Json> rows;
+    const std::string prefix = keys::list_prefix(p.workspace, set, db_key);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto rec = parse_json(it->value().ToStringView());
+      if (!rec) continue;
+      auto& fields = rec->as_object()["fields"].as_object();
+      const RecordView rv{fields, rec->string_or("id", ""), static_cast<std::uint64_t>(rec->find("version")->as_int()),
+                          rec->string_or("created_at", ""), rec->string_or("updated_at", "")};
+      if (filter && !evaluate(*filter, rv, vars)) continue;
+      rows.push_back(std::move(*rec));
+    }
+    if (const Json* sort = view_json->find("sort")) {
+      std::stable_sort(rows.begin(), rows.end(), [&](const Json& a, const Json& b) {
+        for (const auto& key : sort->as_array()) {
+          const std::string field(key.string_or("field", ""));
+          auto value = [&](const Json& r) -> const Json* {
+            if (const Json* v = r.find(field)) return v;  // system fields
+            return r.find("fields")->find(field);
+          };
+          const int c = compare_values(value(a), value(b));
+          if (c != 0) return key.string_or("dir", "asc") == "desc" ? c > 0 : c < 0;
+        }
+        return false;
+      });
+    }
+    std::size_t page = limit.value_or(kDefaultLimit);
+    if (!limit) {
+      if (const Json* l = view_json->find("limit"); l != nullptr && l->is_int()) page = static_cast<std::size_t>(l->as_int());
+    }
+    std::size_t from = 0;
+    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
+      auto r = std::from_chars(c->second.data() + std::min<std::size_t>(1, c->second.size()), c->second.data() + c->second.size(), from);
+      if (!c->second.starts_with("v") || r.ec != std::errc{} || r.ptr != c->second.data() + c->second.size()) {
+        return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
+      }
+    }
+    Json::Array items;
+    for (std::size_t i = from; i < rows.size() && items.size() < page; ++i) {
+      // Cut to the view's columns only now: the filter and the sort saw every readable field.
+      std::erase_if(rows[i].as_object()["fields"].as_object(),
+                    [&](const auto& kv) { return std::find(columns.begin(), columns.end(), kv.first) == columns.end(); });
+      items.push_back(std::move(rows[i]));
+    }
+    const std::size_t next = from + items.size();
+    Json::Object body{{"items", Json(std::move(items))},
+                      {"next_cursor", next < rows.size() ? Json("v" + std::to_string(next)) : Json(nullptr)}};
+    return http::json_response(req, bhttp::status::ok, to_json(Json(std::move(body))));
+  }
+
+  // Sort order for view rows: absent last, numbers numerically, strings byte-wise.
+  static int compare_values(const Json* a, const Json* b) {
+    const bool an = a == nullptr || a->is_null();
+    const bool bn = b == nullptr || b->is_null();
+    if (an || bn) return an == bn ? 0 : (an ? 1 : -1);
+    if (a->is_number() && b->is_number()) return (a->as_number() > b->as_number()) - (a->as_number() < b->as_number());
+    const std::string x = a->is_string() ? a->as_string() : to_json(*a);
+    const std::string y = b->is_string() ? b->as_string() : to_json(*b);
+    return (x > y) - (x < y);
+  }
+
+  http::Response list_clients(const http::Request& req, http::RequestContext&, const Principal& p) {
+    if (p.kind != "user") return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
+    Json::Array items;
+    const std::string prefix = keys::client_prefix(p.workspace);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (auto j = parse_json(it->value().ToStringView())) items.push_back(std::move(*j));
+    }
+    return http::json_response(req, bhttp::status::ok, to_json(Json(Json::Object{{"items", Json(std::move(items))}})));
   }
 
   http::Response get_record(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
@@ -272,6 +379,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
     });
   };
   router->add(bhttp::verb::get, "/api/v1/databases", bind(&Impl::list_databases));
+  router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   d.server = std::make_unique<http::Server>(

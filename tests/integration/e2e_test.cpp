@@ -362,6 +362,33 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   EXPECT_EQ(bob_list.body.find("CANARY-A"), std::string::npos);
   EXPECT_NE(bob_list.body.find("CANARY-G"), std::string::npos);
 
+  // A view narrows the contact's own rows: its columns, its filter, its sort and page size.
+  const std::string d3(json_of(ok(post("/api/v1/databases/deliverables/records",
+                                       R"({"fields":{"owner":")" + acme + R"(","title":"Brochure","status":"review"}})"), 201))
+                           .string_or("id", ""));
+  ok(post("/api/v1/databases/deliverables/records", R"({"fields":{"owner":")" + acme + R"(","title":"Banner","status":"draft"}})"), 201);
+  expect_problem(http_request(stack->origin, "PUT", "/api/v1/views/type:retainer/deliverables/in_review",
+                              R"({"columns":["margin"]})", auth({{"Content-Type", "application/json"}})),
+                 422);
+  auto view_set = ok(http_request(stack->origin, "PUT", "/api/v1/views/type:retainer/deliverables/in_review",
+                                  R"({"columns":["title"],"filter":{"field":"status","op":"eq","value":"review"},"sort":[{"field":"title","dir":"asc"}],"limit":1})",
+                                  auth({{"Content-Type", "application/json"}})),
+                     200);
+  auto page1 = ok(http_request(stack->origin, "GET", "/api/v1/databases/deliverables/records?view=in_review", "",
+                               {{"Authorization", "Bearer " + ada}, {"Apexloop-After", view_set.header("apexloop-position")}}),
+                  200);
+  const Json p1 = json_of(page1);
+  ASSERT_EQ(p1.find("items")->as_array().size(), 1u) << page1.body;
+  EXPECT_EQ(to_json(*p1.find("items")->as_array()[0].find("fields")), R"({"owner":")" + acme + R"(","title":"Brochure"})");
+  auto page2 = ok(as(ada, "GET", "/api/v1/databases/deliverables/records?view=in_review&cursor=" + std::string(p1.string_or("next_cursor", ""))), 200);
+  const Json p2 = json_of(page2);
+  ASSERT_EQ(p2.find("items")->as_array().size(), 1u) << page2.body;
+  EXPECT_EQ(p2.find("items")->as_array()[0].string_or("id", ""), d1);
+  EXPECT_TRUE(p2.find("next_cursor")->is_null());
+  expect_problem(as(ada, "GET", "/api/v1/databases/deliverables/records?view=nope"), 404);
+  EXPECT_EQ(as(bob, "GET", "/api/v1/databases/deliverables/records?view=in_review").body.find("CANARY-A"), std::string::npos);
+  (void)d3;
+
   // Writes: only the writable column, only on a visible record, never creating here.
   ok(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 200);
   expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"title":"x"}})", {{"If-Match", "2"}}), 403);

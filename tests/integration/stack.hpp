@@ -15,6 +15,8 @@
 
 #include "apexloop/core/json.hpp"
 #include "apexloop/events/kafka.hpp"
+#include <gtest/gtest.h>
+
 #include "harness.hpp"
 
 namespace apexloop::testing {
@@ -36,6 +38,18 @@ class Stack {
   std::string bootstrap;
   Process command, projector, query, nginx;
   std::uint16_t command_port = 0, projector_port = 0, query_port = 0, origin = 0;
+
+  ~Stack() {
+    // Keep the logs of a failed run for a look; otherwise leave nothing behind.
+    for (Process* p : {&nginx, &query, &projector, &command}) {
+      p->signal(SIGTERM);
+      p->wait(std::chrono::seconds(10));
+    }
+    if (!::testing::Test::HasFailure() && std::getenv("APEXLOOP_KEEP_TEST_DIRS") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
 
   Stack() {
     const char* b = std::getenv("KAFKA_BOOTSTRAP");

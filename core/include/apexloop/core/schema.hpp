@@ -70,6 +70,9 @@ class RefResolver {
                                                                const Json& value,
                                                                const RefResolver& refs);
 
+// A database from its JSON form `{key, name, columns: [{key, name, type, options, internal}]}`.
+[[nodiscard]] DatabaseDef database_from_json(const Json& j);
+
 // A non-empty string of at most `max` bytes without control characters.
 [[nodiscard]] bool is_valid_name(const Json* v, std::size_t max = kMaxNameBytes);
 [[nodiscard]] bool is_valid_email(std::string_view s);

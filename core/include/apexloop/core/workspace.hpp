@@ -85,6 +85,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::string, ContactState, std::less<>> contacts;
   std::map<PolicyKey, PolicyEntry> policies;
   std::map<PolicyKey, std::uint64_t> policy_seqs;  // outlives a removal: a stream's seq only grows
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
   Position last_position;
 
   // A client's own policy replaces its type's policy for that (role, database).
@@ -174,6 +175,11 @@ struct CreateOutcome {
 [[nodiscard]] Decision decide_deactivate_contact(const WorkspaceState& ws, std::string_view id);
 [[nodiscard]] Decision decide_set_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                                          std::string_view db, const Json& body);
+// `{columns, filter?, sort?: [{field, dir}], limit?}`: a named view narrows what a scope's
+// contacts read (non-internal columns only; the filter and sort may name those and the system
+// fields).
+[[nodiscard]] Decision decide_define_view(const WorkspaceState& ws, std::string_view scope, std::string_view db,
+                                          std::string_view view, const Json& body);
 [[nodiscard]] Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                                             std::string_view db);
 

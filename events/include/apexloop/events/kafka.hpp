@@ -116,6 +116,8 @@ class Consumer {
   explicit Consumer(const KafkaConfig& cfg) : cfg_(cfg) {}
   [[nodiscard]] std::expected<std::vector<std::int32_t>, std::string> partition_ids(
       std::chrono::milliseconds timeout);
+  [[nodiscard]] std::expected<std::vector<std::int32_t>, std::string> partition_ids_once(
+      std::chrono::milliseconds timeout);
   KafkaConfig cfg_;
   rd_kafka_s* rk_ = nullptr;
   OffsetsFor offsets_for_;
