@@ -1,6 +1,9 @@
 #include "apexloop/projector/store.hpp"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
@@ -59,6 +62,15 @@ rocksdb::Options base_options() {
   // Readers opened as secondaries replay the WAL; keep recently obsolete WAL files a while so a
   // reader that catches up late does not find them gone.
   o.WAL_ttl_seconds = 600;
+  // Most projection reads are point lookups that miss (does this record exist yet, was it
+  // visible to this set): bloom filters answer those without touching data blocks.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(128u << 20);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.write_buffer_size = 64u << 20;
+  o.max_write_buffer_number = 4;
+  o.IncreaseParallelism(2);
   return o;
 }
 
