@@ -92,7 +92,8 @@ results=$(
   measure "query service, one record by id" "http://127.0.0.1:$qport/api/v1/databases/tickets/records/$record" "Authorization: Bearer $token"
 )
 rss=$(ps -o rss= -p "$(cat "$work/query-service.pid")")
-reproj=$(build/tests/bench/reprojection_bench "$records" "$clients")
+reproj=""
+[[ ${APEXLOOP_BENCH_SKIP_REPROJECTION:-0} == 1 ]] || reproj=$(build/tests/bench/reprojection_bench "$records" "$clients")
 
 cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 echo "Machine: $(nproc) cores, $cpu, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%Y-%m-%d); records=$records clients=$clients; list body $bytes bytes"
@@ -103,4 +104,4 @@ while IFS='|' read -r name rps p50 p99; do echo "| $name | $rps | $p50 | $p99 |"
 echo
 echo "- projector ingest of the loaded log (start to the contact seeing it): ${ingest} s"
 echo "- query service RSS after the run: $((rss / 1024)) MiB"
-echo "$reproj" | sed 's/^/- re-projection bench: /'
+[[ -z $reproj ]] || echo "$reproj" | sed 's/^/- re-projection bench: /'
