@@ -47,7 +47,13 @@ workspace=$(call POST /api/v1/workspaces \
   json_get workspace_id)
 token=$(session_for "$workspace" "$email" "$password")
 
+call POST /api/v1/client-types '{"key":"retainer","name":"Retainer clients"}' >/dev/null
+call POST /api/v1/portal-roles '{"key":"stakeholder","name":"Stakeholder"}' >/dev/null
+contoso=$(call POST /api/v1/clients '{"name":"Contoso Ltd","client_type":"retainer"}' | json_get id)
+fabrikam=$(call POST /api/v1/clients '{"name":"Fabrikam Inc","client_type":"retainer"}' | json_get id)
+
 call POST /api/v1/databases '{"key":"projects","name":"Projects"}' >/dev/null
+call POST /api/v1/databases/projects/columns '{"key":"client","name":"Client","type":"client"}' >/dev/null
 call POST /api/v1/databases/projects/columns '{"key":"name","name":"Name","type":"text"}' >/dev/null
 call POST /api/v1/databases/projects/columns \
   '{"key":"status","name":"Status","type":"select","options":{"choices":["planning","in_progress","review","delivered"]}}' >/dev/null
@@ -57,6 +63,7 @@ call POST /api/v1/databases/projects/columns \
   '{"key":"budget","name":"Internal budget","type":"money","options":{"currency":"EUR"},"internal":true}' >/dev/null
 
 call POST /api/v1/databases '{"key":"tickets","name":"Tickets"}' >/dev/null
+call POST /api/v1/databases/tickets/columns '{"key":"client","name":"Client","type":"client"}' >/dev/null
 call POST /api/v1/databases/tickets/columns '{"key":"title","name":"Title","type":"text"}' >/dev/null
 call POST /api/v1/databases/tickets/columns \
   '{"key":"status","name":"Status","type":"select","options":{"choices":["open","in_progress","resolved"]}}' >/dev/null
@@ -70,20 +77,32 @@ call POST /api/v1/databases/invoices/columns '{"key":"due","name":"Due","type":"
 call POST /api/v1/databases/invoices/columns '{"key":"paid","name":"Paid","type":"bool"}' >/dev/null
 
 rebrand=$(call POST /api/v1/databases/projects/records \
-  '{"fields":{"name":"Brand refresh","status":"in_progress","deadline":"2027-01-31","milestone":"Logo concepts","budget":{"amount":"18000.00"}}}' | json_get id)
+  "{\"fields\":{\"client\":\"$contoso\",\"name\":\"Brand refresh\",\"status\":\"in_progress\",\"deadline\":\"2027-01-31\",\"milestone\":\"Logo concepts\",\"budget\":{\"amount\":\"18000.00\"}}}" | json_get id)
 call POST /api/v1/databases/projects/records \
-  '{"fields":{"name":"Website relaunch","status":"planning","deadline":"2027-03-15","milestone":"Sitemap sign-off","budget":{"amount":"42000.00"}}}' >/dev/null
+  "{\"fields\":{\"client\":\"$fabrikam\",\"name\":\"Website relaunch\",\"status\":\"planning\",\"deadline\":\"2027-03-15\",\"milestone\":\"Sitemap sign-off\",\"budget\":{\"amount\":\"42000.00\"}}}" >/dev/null
 call POST /api/v1/databases/tickets/records \
-  "{\"fields\":{\"title\":\"Logo file in SVG, please\",\"status\":\"open\",\"opened\":\"2026-11-28T09:30:00Z\",\"project\":[\"$rebrand\"]}}" >/dev/null
+  "{\"fields\":{\"client\":\"$contoso\",\"title\":\"Logo file in SVG, please\",\"status\":\"open\",\"opened\":\"2026-11-28T09:30:00Z\",\"project\":[\"$rebrand\"]}}" >/dev/null
 call POST /api/v1/databases/tickets/records \
-  "{\"fields\":{\"title\":\"Typo on the letterhead\",\"status\":\"resolved\",\"opened\":\"2026-11-20T14:05:00Z\",\"project\":[\"$rebrand\"]}}" >/dev/null
+  "{\"fields\":{\"client\":\"$contoso\",\"title\":\"Typo on the letterhead\",\"status\":\"resolved\",\"opened\":\"2026-11-20T14:05:00Z\",\"project\":[\"$rebrand\"]}}" >/dev/null
 call POST /api/v1/databases/invoices/records \
   '{"fields":{"number":"F2026-001","amount":{"amount":"6000.00"},"due":"2026-12-30","paid":false}}' >/dev/null
+
+# What Contoso's stakeholders see: projects without the internal budget, tickets they may move on.
+call PUT /api/v1/policies/type:retainer/stakeholder/projects \
+  '{"read":{"columns":["name","status","deadline","milestone"]}}' >/dev/null
+call PUT /api/v1/policies/type:retainer/stakeholder/tickets \
+  '{"read":{"columns":["title","status","opened","project"]},"write":{"columns":["status"],"create":false}}' >/dev/null
+call PUT /api/v1/views/type:retainer/tickets/open \
+  '{"columns":["title","status"],"filter":{"field":"status","op":"ne","value":"resolved"},"sort":[{"field":"opened","dir":"desc"}]}' >/dev/null
+invitation=$(call POST "/api/v1/clients/$contoso/contacts" '{"email":"jana@contoso.test","name":"Jana Dvorak","role":"stakeholder"}' |
+  json_get invitation_token)
 
 umask 077
 cat >"$env_file" <<ENV
 APEXLOOP_DEMO_WORKSPACE=$workspace
 APEXLOOP_DEMO_EMAIL=$email
 APEXLOOP_DEMO_PASSWORD=$password
+APEXLOOP_DEMO_CONTACT_INVITATION=$invitation
 ENV
 echo "   workspace $workspace, admin $email (password in $env_file)"
+echo "   client contact jana@contoso.test: accept with POST $origin/api/v1/invitations/\$APEXLOOP_DEMO_CONTACT_INVITATION/accept"

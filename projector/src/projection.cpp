@@ -30,6 +30,22 @@ void MapKv::scan(std::string_view prefix, const std::function<void(std::string_v
   for (const auto& [k, v] : hits) fn(k, v);
 }
 
+std::string served_json(const Json& canonical, const Json::Object& fields) {
+  std::string out;
+  out += "{\"id\":";
+  write_json_string(out, canonical.string_or("id", ""));
+  out += ",\"version\":";
+  write_json(out, *canonical.find("version"));
+  out += ",\"created_at\":";
+  write_json_string(out, canonical.string_or("created_at", ""));
+  out += ",\"updated_at\":";
+  write_json_string(out, canonical.string_or("updated_at", ""));
+  out += ",\"fields\":";
+  write_json(out, Json(fields));
+  out.push_back('}');
+  return out;
+}
+
 std::vector<PrincipalSet> principal_sets(const WorkspaceState& ws, std::string_view client, std::string_view role,
                                          std::string_view db, TimestampMs now) {
   std::vector<PrincipalSet> out;
@@ -57,23 +73,6 @@ bool is_access_event(std::string_view t) {
          t == event_type::client_updated || t == event_type::client_archived || t == event_type::contact_invited ||
          t == event_type::contact_joined || t == event_type::contact_deactivated || t == event_type::policy_set ||
          t == event_type::policy_removed || t == event_type::view_defined;
-}
-
-// The bytes the API sends for a record, members in the documented order.
-std::string served_json(const Json& canonical, const Json::Object& fields) {
-  std::string out;
-  out += "{\"id\":";
-  write_json_string(out, canonical.string_or("id", ""));
-  out += ",\"version\":";
-  write_json(out, *canonical.find("version"));
-  out += ",\"created_at\":";
-  write_json_string(out, canonical.string_or("created_at", ""));
-  out += ",\"updated_at\":";
-  write_json_string(out, canonical.string_or("updated_at", ""));
-  out += ",\"fields\":";
-  write_json(out, Json(fields));
-  out.push_back('}');
-  return out;
 }
 
 std::optional<Json> load_json(KvView& kv, const std::string& key) {

@@ -54,6 +54,10 @@ class Projection {
   WriteModel access_;  // the write model without records: what visibility depends on
 };
 
+// The bytes the API sends for a record: `{id, version, created_at, updated_at, fields}` in that
+// order, the system fields taken from `record` and the fields given.
+[[nodiscard]] std::string served_json(const Json& record, const Json::Object& fields);
+
 // The principal sets of client `client` for (`role`, `db`) under `ws`: none without a policy,
 // one shared set, or one per active contact when the read filter names contact.id.
 struct PrincipalSet {
