@@ -10,6 +10,7 @@
 #include <string>
 
 #include "apexloop/core/workspace.hpp"
+#include "bench_ids.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/events/kafka.hpp"
 #include "apexloop/runtime/auth.hpp"
@@ -22,13 +23,9 @@ namespace {
 const std::string kWs = "0190b000-0000-7000-8000-00000000beef";
 const std::string kAdmin = "0190b000-0000-7000-8000-00000000ad01";
 
-std::string id_of(std::uint64_t n) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "0190b000-0000-7000-8000-%012llx", static_cast<unsigned long long>(n));
-  return buf;
-}
+std::string id_of(std::uint64_t n) { return bench::id_of("0190b000-0000-7000-8000", n); }
 
-Json parse(const std::string& s) { return *parse_json(s); }
+using bench::parse;
 
 class Loader {
  public:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "apexloop/core/workspace.hpp"
+#include "bench_ids.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/store.hpp"
 
@@ -19,11 +20,7 @@ namespace {
 const std::string kWs = "0190a000-0000-7000-8000-00000000aaaa";
 const std::string kAdmin = "0190a000-0000-7000-8000-00000000ad01";
 
-std::string id_of(std::uint64_t n) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "0190a000-0000-7000-8000-%012llx", static_cast<unsigned long long>(n));
-  return buf;
-}
+std::string id_of(std::uint64_t n) { return bench::id_of("0190a000-0000-7000-8000", n); }
 
 class Feed {
  public:
@@ -61,7 +58,7 @@ class Feed {
   std::int64_t offset_ = 0;
 };
 
-Json parse(const std::string& s) { return *parse_json(s); }
+using bench::parse;
 
 }  // namespace
 
