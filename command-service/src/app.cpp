@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "apexloop/command/credentials.hpp"
+#include "apexloop/command/throttle.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/runtime/auth.hpp"
@@ -93,6 +94,7 @@ struct CommandApp::Impl {
   std::optional<TokenSigner> signer;
   std::unique_ptr<CredentialStore> credentials;
   std::unique_ptr<PasswordHasher> hasher;
+  SigninThrottle throttle{clock, cfg.signin_max_failures, cfg.signin_lockout};
   std::unique_ptr<events::Producer> producer;
   HttpMetrics http_metrics{"command-service"};
   std::unique_ptr<http::Server> server;
@@ -319,14 +321,26 @@ struct CommandApp::Impl {
         !password->is_string() || password->as_string().size() > kMaxPasswordBytes) {
       return problem_for(req, bhttp::status::unprocessable_entity, "send {workspace, email, password} as strings");
     }
-    auto cred = credentials->get(ws->as_string(), lowercase_email(email->as_string()));
+    const std::string mail = lowercase_email(email->as_string());
+    const std::string account = ws->as_string() + "/" + mail;
+    if (auto wait = throttle.blocked(account)) {
+      auto res = problem_for(req, bhttp::status::too_many_requests, "too many failed sign-ins; try again later");
+      res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+      return res;
+    }
+    auto fail = [&] {
+      if (throttle.failure(account)) spdlog::warn("event=signin_throttled workspace={}", ws->as_string());
+      return denied();
+    };
+    auto cred = credentials->get(ws->as_string(), mail);
     if (!cred) {
       hasher->verify_dummy(password->as_string());
-      return denied();
+      return fail();
     }
-    if (!hasher->verify(cred->hash, password->as_string())) return denied();
+    if (!hasher->verify(cred->hash, password->as_string())) return fail();
     auto p = principal_for(ws->as_string(), cred->user_id);
-    if (!p) return denied();
+    if (!p) return fail();
+    throttle.success(account);
     return session_response(req, *p);
   }
 

@@ -17,7 +17,9 @@ int main() {
                              env_or("APEXLOOP_BOOTSTRAP_TOKEN", ""),
                              std::chrono::seconds(env_long("APEXLOOP_SESSION_TTL_SECONDS", 12 * 3600)),
                              std::chrono::seconds(env_long("APEXLOOP_INVITATION_TTL_SECONDS", 7 * 24 * 3600)),
-                             static_cast<int>(env_long("APEXLOOP_HASH_CONCURRENCY", 2))};
+                             static_cast<int>(env_long("APEXLOOP_HASH_CONCURRENCY", 2)),
+                             static_cast<int>(env_long("APEXLOOP_SIGNIN_MAX_FAILURES", 10)),
+                             std::chrono::seconds(env_long("APEXLOOP_SIGNIN_LOCKOUT_SECONDS", 60))};
   if (cfg.bootstrap_token.empty()) {
     spdlog::warn("event=bootstrap_disabled reason=\"APEXLOOP_BOOTSTRAP_TOKEN is not set\"");
   }

@@ -366,6 +366,20 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   }
 }
 
+TEST_F(EndToEnd, RepeatedFailedSignInsAreThrottledPerAccount) {
+  auto sign_in = [&](const std::string& email, const std::string& password) {
+    return http_request(stack->origin, "POST", "/api/v1/sessions",
+                        R"({"workspace":")" + workspace + R"(","email":")" + email + R"(","password":")" + password + R"("})",
+                        {{"Content-Type", "application/json"}});
+  };
+  // An account that does not exist is counted like one that does: the answers cannot tell them apart.
+  for (int i = 0; i < 10; ++i) expect_problem(sign_in("nobody@acme.test", "wrong password " + std::to_string(i)), 401);
+  const auto throttled = sign_in("nobody@acme.test", "wrong password again");
+  expect_problem(throttled, 429);
+  EXPECT_FALSE(throttled.header("retry-after").empty());
+  EXPECT_EQ(sign_in("ada@acme.test", kAdminPassword).status, 201) << "other accounts are unaffected";
+}
+
 TEST_F(EndToEnd, EveryServiceExposesHealthReadinessAndMetrics) {
   for (auto port : {stack->command_port, stack->query_port, stack->projector_port}) {
     EXPECT_EQ(http_request(port, "GET", "/healthz").status, 200);

@@ -22,6 +22,8 @@ struct CommandConfig {
   std::chrono::seconds session_ttl{12 * 3600};
   std::chrono::seconds invitation_ttl{7 * 24 * 3600};
   int hash_concurrency = 2;
+  int signin_max_failures = 10;
+  std::chrono::seconds signin_lockout{60};
 };
 
 class CommandApp {
