@@ -273,6 +273,10 @@ GOOD = {
         actor={"kind": "contact", "id": CONTACT}),
     "contact.deactivated": _event(
         15, "contact.deactivated", f"contact/{CONTACT}", 3, {"contact_id": CONTACT}),
+    "session.ended": _event(
+        19, "session.ended", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
+        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": CONTACT, "kind": "contact",
+         "expires_at": "2026-12-01T00:00:00.000Z", "reason": "logout"}),
     "policy.set": _event(
         16, "policy.set", "policy/type:retainer/stakeholder/projects", 1,
         {"scope": "type:retainer", "role": "stakeholder", "database": "projects", "policy": POLICY}),
@@ -438,6 +442,8 @@ BAD = [
      _bad("contact.joined", _drop(["data", "name"]))),
     ("contact.deactivated: user stream", "/stream",
      _bad("contact.deactivated", _set(["stream"], f"user/{CONTACT}"))),
+    ("session.ended: token in data", "'token' was unexpected",
+     _bad("session.ended", _set(["data", "token"], "ax1.secret"))),
     # policies and filters
     ("policy.set: filter op like", "/data/policy/read/filter/op",
      _bad("policy.set", _set(["data", "policy", "read", "filter"],

@@ -344,6 +344,24 @@ struct CommandApp::Impl {
     return session_response(req, *p);
   }
 
+  Response end_session(const Request& req, RequestContext&) {
+    auto p = authenticate(req, *signer, clock);
+    if (!p) return std::move(p.error());
+    Response res = write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      auto drafts = decide_end_session(ws, p->session_id, Actor{p->kind, p->id}, p->expires_at);
+      if (!drafts) return problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      Response ok{bhttp::status::no_content, req.version()};
+      ok.keep_alive(req.keep_alive());
+      return with_position(std::move(ok), *pos);
+    });
+    if (res.result() == bhttp::status::no_content) {
+      spdlog::info("event=session_ended workspace={} principal={} session={}", p->workspace, p->id, p->session_id);
+    }
+    return res;
+  }
+
   // Who may call an endpoint (ACCESS.md "Principals"): admins everything; members records;
   // contacts only record writes their policy allows; auditors never write.
   enum class Need { admin, record_writer };
@@ -355,6 +373,7 @@ struct CommandApp::Impl {
     {
       std::shared_lock lock(model_mu);
       const WorkspaceState* ws = model.workspace(p->workspace);
+      if (ws != nullptr && ws->ended_sessions.contains(p->session_id)) ws = nullptr;  // logged out
       if (ws != nullptr && p->kind == "user") known = ws->users.contains(p->id);
       if (ws != nullptr && p->kind == "contact") {
         const ContactState* c = ws->active_contact(p->id);
@@ -691,6 +710,7 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   };
   router->add(bhttp::verb::post, "/api/v1/workspaces", bind(&Impl::create_workspace));
   router->add(bhttp::verb::post, "/api/v1/sessions", bind(&Impl::create_session));
+  router->add(bhttp::verb::delete_, "/api/v1/sessions/current", bind(&Impl::end_session));
   router->add(bhttp::verb::post, "/api/v1/databases", bind(&Impl::define_database));
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/columns", bind(&Impl::add_column));
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/records", bind(&Impl::create_record));

@@ -263,6 +263,18 @@ Decision decide_define_view(const WorkspaceState& ws, std::string_view scope, st
                              it == ws.view_seqs.end() ? 1 : it->second + 1, Json(std::move(data))}};
 }
 
+Decision decide_end_session(const WorkspaceState& ws, const std::string& session_id, const Actor& principal,
+                            TimestampMs expires_at) {
+  if (!is_uuid(session_id)) return std::unexpected(invalid("not a session"));
+  if (ws.ended_sessions.contains(session_id)) return std::unexpected(not_found("no such session"));
+  return std::vector<Draft>{{std::string(event_type::session_ended), "session/" + session_id, 1,
+                             Json(Json::Object{{"session_id", session_id},
+                                               {"principal_id", principal.id},
+                                               {"kind", principal.kind},
+                                               {"expires_at", format_timestamp(expires_at)},
+                                               {"reason", "logout"}})}};
+}
+
 Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                               std::string_view db) {
   const PolicyKey key{std::string(scope), std::string(role), std::string(db)};

@@ -193,6 +193,11 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
       ws.policies.insert_or_assign(key, PolicyEntry{*body, std::move(*parsed), e.seq});
     }
     ws.policy_seqs[key] = e.seq;
+  } else if (e.type == event_type::session_ended) {
+    auto expires = parse_timestamp(d.string_or("expires_at", ""));
+    ws.ended_sessions[std::string(d.string_or("session_id", ""))] = expires ? expires->ms : 0;
+    // Sessions past their expiry are refused anyway; forget them so the set stays small.
+    std::erase_if(ws.ended_sessions, [&](const auto& kv) { return kv.second < e.at.ms; });
   } else if (e.type == event_type::view_defined) {
     ws.view_seqs[{std::string(d.string_or("scope", "")), std::string(d.string_or("database", "")),
                   std::string(d.string_or("view", ""))}] = e.seq;

@@ -170,6 +170,17 @@ TEST_F(PortalTest, ViewsNameOnlyGrantableColumns) {
             CommandErrorKind::invalid);
 }
 
+TEST_F(PortalTest, ASessionEndsOnceAndIsForgottenAfterItsExpiry) {
+  const std::string sid = "0190a000-0000-7000-8000-00000000005e";
+  auto d = decide_end_session(ws(), sid, Actor{"contact", kAda}, TimestampMs{kNow.ms + 60'000});
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(to_json((*d)[0].data).find("ax1."), std::string::npos);
+  commit(*d);
+  EXPECT_TRUE(ws().ended_sessions.contains(sid));
+  EXPECT_EQ(decide_end_session(ws(), sid, Actor{"contact", kAda}, kNow).error().kind, CommandErrorKind::not_found);
+  EXPECT_EQ(decide_end_session(ws(), "not-a-session", Actor{"contact", kAda}, kNow).error().kind, CommandErrorKind::invalid);
+}
+
 TEST_F(PortalTest, ClientUpdatesCarryBeforeAndAfter) {
   commit(*decide_define_client_type(ws(), parse(R"({"key":"project","name":"Project"})")));
   auto d = decide_update_client(ws(), kAcme, parse(R"({"client_type":"project","name":"Acme"})"));

@@ -445,6 +445,10 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     return {};
   }
 
+  if (e.type == event_type::session_ended) {
+    kv.put(keys::session(w, d.string_or("session_id", "")), std::string(d.string_or("expires_at", "")));
+    return {};
+  }
   const WorkspaceState& ws = *current;
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));

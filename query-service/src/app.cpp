@@ -122,6 +122,9 @@ struct QueryApp::Impl {
       auto principal = authenticate(req, *signer, clock);
       if (!principal) return std::move(principal.error());
       if (auto wait = wait_for_position(req)) return std::move(*wait);
+      if (get(keys::session(principal->workspace, principal->session_id))) {
+        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");  // logged out
+      }
       if (principal->kind == "contact" && !contact_active(*principal)) {
         // Deactivated or archived: the session ends with it, here as in the command service.
         return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");

@@ -380,6 +380,24 @@ TEST_F(EndToEnd, RepeatedFailedSignInsAreThrottledPerAccount) {
   EXPECT_EQ(sign_in("ada@acme.test", kAdminPassword).status, 201) << "other accounts are unaffected";
 }
 
+TEST_F(EndToEnd, LogoutEndsThatSessionOnEveryServiceAndNoOther) {
+  auto session = http_request(stack->origin, "POST", "/api/v1/sessions",
+                              R"({"workspace":")" + workspace + R"(","email":"ada@acme.test","password":")" + kAdminPassword + R"("})",
+                              {{"Content-Type", "application/json"}});
+  ASSERT_EQ(session.status, 201) << session.body;
+  const std::string second(json_of(session).string_or("token", ""));
+  const auto bye = http_request(stack->origin, "DELETE", "/api/v1/sessions/current", "", {{"Authorization", "Bearer " + second}});
+  ASSERT_EQ(bye.status, 204) << bye.body;
+  expect_problem(http_request(stack->origin, "GET", "/api/v1/databases", "",
+                              {{"Authorization", "Bearer " + second}, {"Apexloop-After", bye.header("apexloop-position")}}),
+                 401);
+  expect_problem(http_request(stack->origin, "POST", "/api/v1/databases", R"({"key":"after_logout","name":"X"})",
+                              {{"Authorization", "Bearer " + second}, {"Content-Type", "application/json"}}),
+                 401);
+  expect_problem(http_request(stack->origin, "DELETE", "/api/v1/sessions/current", "", {{"Authorization", "Bearer " + second}}), 401);
+  EXPECT_EQ(get("/api/v1/databases", bye.header("apexloop-position")).status, 200) << "the suite's own session still works";
+}
+
 TEST_F(EndToEnd, EveryServiceExposesHealthReadinessAndMetrics) {
   for (auto port : {stack->command_port, stack->query_port, stack->projector_port}) {
     EXPECT_EQ(http_request(port, "GET", "/healthz").status, 200);

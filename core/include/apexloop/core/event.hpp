@@ -29,6 +29,7 @@ inline constexpr std::string_view contact_deactivated = "contact.deactivated";
 inline constexpr std::string_view policy_set = "policy.set";
 inline constexpr std::string_view policy_removed = "policy.removed";
 inline constexpr std::string_view view_defined = "view.defined";
+inline constexpr std::string_view session_ended = "session.ended";
 }  // namespace event_type
 
 struct Actor {

@@ -86,6 +86,7 @@ class WorkspaceState final : public RefResolver {
   std::map<PolicyKey, PolicyEntry> policies;
   std::map<PolicyKey, std::uint64_t> policy_seqs;  // outlives a removal: a stream's seq only grows
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
+  std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 
   // A client's own policy replaces its type's policy for that (role, database).
@@ -180,6 +181,9 @@ struct CreateOutcome {
 // fields).
 [[nodiscard]] Decision decide_define_view(const WorkspaceState& ws, std::string_view scope, std::string_view db,
                                           std::string_view view, const Json& body);
+// Logout: the session's id (never its token) goes into the log, and every service refuses it.
+[[nodiscard]] Decision decide_end_session(const WorkspaceState& ws, const std::string& session_id,
+                                          const Actor& principal, TimestampMs expires_at);
 [[nodiscard]] Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                                             std::string_view db);
 

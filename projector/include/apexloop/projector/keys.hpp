@@ -13,6 +13,7 @@
 //   rr/<ws>/<db>/<id>/<from db>/<from id>   reverse relations: who points at a record
 //   client/<ws>/<id>                        {"id","name","client_type","archived"}
 //   view/<ws>/<scope>/<db>/<view>           a named view: {"columns","filter"?,"sort"?,"limit"?}
+//   session/<ws>/<session>                  ended sessions (logout): the query service refuses them
 //   route/<ws>/<contact>/<db>               the principal set a contact reads <db> from
 //   pv/<ws>/<set>/r/<db>/<id>               the record bytes a principal set is sent
 //   pv/<ws>/<set>/l/<db>/<order>            the same bytes, in list order
@@ -42,6 +43,7 @@ inline constexpr std::string_view kAccessLogPrefix = "acl/";
 inline std::string workspace(std::string_view ws) { return cat({"ws/", ws}); }
 inline std::string user(std::string_view ws, std::string_view id) { return cat({"user/", ws, "/", id}); }
 inline std::string contact(std::string_view ws, std::string_view id) { return cat({"contact/", ws, "/", id}); }
+inline std::string session(std::string_view ws, std::string_view id) { return cat({"session/", ws, "/", id}); }
 inline std::string client_prefix(std::string_view ws) { return cat({"client/", ws, "/"}); }
 inline std::string client(std::string_view ws, std::string_view id) { return client_prefix(ws) + std::string(id); }
 inline std::string view(std::string_view ws, std::string_view scope, std::string_view db, std::string_view name) {
