@@ -26,7 +26,18 @@ if [[ ${APEXLOOP_SKIP_SANITIZE:-0} != 1 ]]; then
 fi
 
 work=$(mktemp -d /tmp/apexloop-tests.XXXXXX)
+# Every process a test spawns is listed here, so that none outlives a test that crashed.
+export APEXLOOP_TEST_PID_FILE=$work/spawned.pids
 cleanup() {
+  if [[ -f $APEXLOOP_TEST_PID_FILE ]]; then
+    while read -r pid; do
+      # Only what is still one of ours: a recycled pid must not be touched.
+      [[ -r /proc/$pid/cmdline ]] || continue
+      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'apexloop-(command-service|projector|query-service)|apexloop-e2e'; then
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done <"$APEXLOOP_TEST_PID_FILE"
+  fi
   if [[ -z ${KAFKA_BOOTSTRAP_GIVEN:-} ]]; then kafka_stop "$work/kafka" >/dev/null 2>&1 || true; fi
   rm -rf -- "$work"
 }

@@ -48,12 +48,17 @@ class EndToEnd : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (const char* dump = std::getenv("APEXLOOP_EVENT_DUMP"); dump != nullptr && stack != nullptr) {
-      std::ofstream out(dump, std::ios::trunc);
-      for (const auto& m : stack->read_log()) out << m.value << "\n";
-    }
-    delete stack;
+    // Regression: a failed dump used to skip the delete below and leave the services running.
+    std::unique_ptr<Stack> owned(stack);
     stack = nullptr;
+    if (const char* dump = std::getenv("APEXLOOP_EVENT_DUMP"); dump != nullptr && owned != nullptr) {
+      try {
+        std::ofstream out(dump, std::ios::trunc);
+        for (const auto& m : owned->read_log()) out << m.value << "\n";
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "could not dump the log: " << e.what();
+      }
+    }
   }
 
   static std::map<std::string, std::string> auth(std::map<std::string, std::string> h = {}) {

@@ -67,6 +67,10 @@ Process::Process(std::string name, std::vector<std::string> argv, std::map<std::
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("spawn " + argv[0] + ": " + std::strerror(rc));
+  // tests/run.sh reaps whatever a crashed test process could not stop itself.
+  if (const char* pids = std::getenv("APEXLOOP_TEST_PID_FILE"); pids != nullptr && *pids != '\0') {
+    std::ofstream(pids, std::ios::app) << pid_ << "\n";
+  }
 }
 
 Process& Process::operator=(Process&& o) noexcept {
