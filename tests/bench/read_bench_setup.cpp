@@ -82,21 +82,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Loader l(**producer);
-  l.commit(*decide_create_workspace(parse(R"({"name":"Bench","admin":{"email":"a@b.io","name":"A","password":"0123456789"}})"), kWs, kAdmin));
-  l.commit(*decide_define_database(l.ws(), parse(R"({"key":"tickets","name":"Tickets"})")));
-  for (const char* c : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
-                        R"({"key":"status","name":"Status","type":"select","options":{"choices":["open","in_progress","done"]}})",
-                        R"({"key":"due","name":"Due","type":"date"})", R"({"key":"priority","name":"Priority","type":"number"})",
-                        R"({"key":"margin","name":"Margin","type":"number","internal":true})"}) {
-    l.commit(*decide_add_column(l.ws(), "tickets", parse(c)));
-  }
-  l.commit(*decide_define_client_type(l.ws(), parse(R"({"key":"retainer","name":"Retainer"})")));
-  l.commit(*decide_define_portal_role(l.ws(), parse(R"({"key":"stakeholder","name":"Stakeholder"})")));
-  std::vector<std::string> client_ids;
-  for (long i = 0; i < clients; ++i) {
-    client_ids.push_back(id_of(500'000'000 + static_cast<std::uint64_t>(i)));
-    l.commit(*decide_create_client(l.ws(), parse(R"({"name":"Client","client_type":"retainer"})"), client_ids.back()));
-  }
+  const auto client_ids = bench::define_workspace(l, kWs, kAdmin, "0190b000-0000-7000-8000", clients);
   const std::string contact = id_of(600'000'000);
   l.commit(*decide_invite_contact(l.ws(), client_ids[0], parse(R"({"email":"c@bench.io","name":"C","role":"stakeholder"})"),
                                   contact, TimestampMs{1'900'000'000'000}));

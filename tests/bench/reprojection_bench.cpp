@@ -72,21 +72,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Feed feed(**store);
-  feed.commit(*decide_create_workspace(parse(R"({"name":"Bench","admin":{"email":"a@b.io","name":"A","password":"0123456789"}})"), kWs, kAdmin));
-  feed.commit(*decide_define_database(feed.ws(), parse(R"({"key":"tickets","name":"Tickets"})")));
-  for (const char* c : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
-                        R"({"key":"status","name":"Status","type":"select","options":{"choices":["open","review","done"]}})",
-                        R"({"key":"priority","name":"Priority","type":"number"})",
-                        R"({"key":"margin","name":"Margin","type":"number","internal":true})"}) {
-    feed.commit(*decide_add_column(feed.ws(), "tickets", parse(c)));
-  }
-  feed.commit(*decide_define_client_type(feed.ws(), parse(R"({"key":"retainer","name":"Retainer"})")));
-  feed.commit(*decide_define_portal_role(feed.ws(), parse(R"({"key":"stakeholder","name":"Stakeholder"})")));
-  std::vector<std::string> client_ids;
-  for (long i = 0; i < clients; ++i) {
-    client_ids.push_back(id_of(500'000'000 + static_cast<std::uint64_t>(i)));
-    feed.commit(*decide_create_client(feed.ws(), parse(R"({"name":"C","client_type":"retainer"})"), client_ids.back()));
-  }
+  const auto client_ids = bench::define_workspace(feed, kWs, kAdmin, "0190a000-0000-7000-8000", clients);
   feed.commit(*decide_set_policy(feed.ws(), "type:retainer", "stakeholder", "tickets",
                                  parse(R"({"read":{"columns":["title","status"]}})")));
   const auto load0 = std::chrono::steady_clock::now();
