@@ -190,26 +190,6 @@ std::expected<std::vector<Position>, AppendError> Producer::append(
   return positions;
 }
 
-namespace {
-
-void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                  void* opaque) {
-  auto* self = static_cast<Consumer*>(opaque);
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    std::vector<std::int32_t> ids;
-    for (int i = 0; i < parts->cnt; ++i) ids.push_back(parts->elems[i].partition);
-    const auto offsets = self->offsets_for() ? self->offsets_for()(ids) : std::map<std::int32_t, std::int64_t>{};
-    for (int i = 0; i < parts->cnt; ++i) {
-      auto it = offsets.find(parts->elems[i].partition);
-      parts->elems[i].offset = it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
-    }
-    rd_kafka_assign(rk, parts);
-  } else {
-    rd_kafka_assign(rk, nullptr);
-  }
-}
-
-}  // namespace
 
 std::expected<std::unique_ptr<Consumer>, std::string> Consumer::create(const KafkaConfig& cfg,
                                                                        const std::string& group) {
@@ -219,12 +199,9 @@ std::expected<std::unique_ptr<Consumer>, std::string> Consumer::create(const Kaf
                                  {"enable.auto.offset.store", "false"},
                                  {"auto.offset.reset", "earliest"},
                                  {"fetch.wait.max.ms", "10"},
-                                 {"partition.assignment.strategy", "range"},
                              });
   if (!conf) return std::unexpected(conf.error());
   std::unique_ptr<Consumer> c(new Consumer(cfg));
-  rd_kafka_conf_set_rebalance_cb(*conf, on_rebalance);
-  rd_kafka_conf_set_opaque(*conf, c.get());
   char err[512];
   c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
   if (c->rk_ == nullptr) return std::unexpected(std::string("kafka consumer: ") + err);
@@ -282,16 +259,6 @@ std::expected<void, std::string> Consumer::assign_all(const std::map<std::int32_
   const auto err = rd_kafka_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(std::string("kafka assign: ") + rd_kafka_err2str(err));
-  return {};
-}
-
-std::expected<void, std::string> Consumer::subscribe(OffsetsFor offsets_for) {
-  offsets_for_ = std::move(offsets_for);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, cfg_.topic.c_str(), RD_KAFKA_PARTITION_UA);
-  const auto err = rd_kafka_subscribe(rk_, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(std::string("kafka subscribe: ") + rd_kafka_err2str(err));
   return {};
 }
 

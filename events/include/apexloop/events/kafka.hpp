@@ -85,10 +85,8 @@ struct PartitionLag {
 
 class Consumer {
  public:
-  using OffsetsFor = std::function<std::map<std::int32_t, std::int64_t>(const std::vector<std::int32_t>&)>;
-
-  // `group` is used for partition assignment only; offsets are never committed to Kafka: the
-  // owner of the state keeps them (in the same write as the state they produced).
+  // Partitions are assigned explicitly (assign_all); `group` only names the client. Offsets are
+  // never committed to Kafka: the owner of the state keeps them, in the same write as the state.
   [[nodiscard]] static std::expected<std::unique_ptr<Consumer>, std::string> create(
       const KafkaConfig& cfg, const std::string& group);
   ~Consumer();
@@ -98,8 +96,6 @@ class Consumer {
   // Reads every partition of the topic from the given offsets (absent: from the beginning).
   [[nodiscard]] std::expected<void, std::string> assign_all(
       const std::map<std::int32_t, std::int64_t>& offsets, std::chrono::milliseconds timeout);
-  // Joins the group; on each assignment asks `offsets_for` where to start each partition.
-  [[nodiscard]] std::expected<void, std::string> subscribe(OffsetsFor offsets_for);
 
   // Up to `max` messages; waits up to `timeout` for the first one.
   [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout);
@@ -110,7 +106,6 @@ class Consumer {
   // Lag of the assigned partitions from cached watermarks (no broker round trip).
   [[nodiscard]] std::vector<PartitionLag> lag(const std::map<std::int32_t, std::int64_t>& next) const;
 
-  [[nodiscard]] const OffsetsFor& offsets_for() const { return offsets_for_; }
 
  private:
   explicit Consumer(const KafkaConfig& cfg) : cfg_(cfg) {}
@@ -120,7 +115,6 @@ class Consumer {
       std::chrono::milliseconds timeout);
   KafkaConfig cfg_;
   rd_kafka_s* rk_ = nullptr;
-  OffsetsFor offsets_for_;
 };
 
 }  // namespace apexloop::events
