@@ -276,6 +276,22 @@ bool uses_var(const Filter& f, std::string_view var) {
   return std::any_of(f.children.begin(), f.children.end(), [&](const Filter& c) { return uses_var(c, var); });
 }
 
+namespace {
+void collect_fields(const Filter& f, std::vector<std::string>& out) {
+  if (f.kind != Filter::Kind::leaf) {
+    for (const auto& c : f.children) collect_fields(c, out);
+  } else if (f.field_type && !contains(out, f.field)) {
+    out.push_back(f.field);
+  }
+}
+}  // namespace
+
+std::vector<std::string> filter_fields(const Filter& f) {
+  std::vector<std::string> out;
+  collect_fields(f, out);
+  return out;
+}
+
 const ColumnDef* owner_column(const DatabaseDef& db) {
   auto it = std::find_if(db.columns.begin(), db.columns.end(), [](const ColumnDef& c) { return c.type == ColumnType::client; });
   return it == db.columns.end() ? nullptr : &*it;
@@ -372,13 +388,17 @@ bool may_read(const Policy& p, const DatabaseDef& db, const RecordView& r, const
   return !p.read_filter || evaluate(*p.read_filter, r, vars);
 }
 
+bool readable_column(const Policy& p, const DatabaseDef& db, std::string_view key) {
+  const ColumnDef* col = db.column(key);
+  if (col == nullptr || col->internal) return false;  // belt and braces: internal never leaves
+  const ColumnDef* owner = owner_column(db);
+  return (owner != nullptr && key == owner->key) || contains(p.read_columns, key);
+}
+
 Json::Object readable_fields(const Policy& p, const DatabaseDef& db, const Json::Object& fields) {
   Json::Object out;
-  const ColumnDef* owner = owner_column(db);
   for (const auto& [k, v] : fields) {
-    const ColumnDef* col = db.column(k);
-    if (col == nullptr || col->internal) continue;  // belt and braces: internal never leaves
-    if ((owner != nullptr && k == owner->key) || contains(p.read_columns, k)) out.emplace(k, v);
+    if (readable_column(p, db, k)) out.emplace(k, v);
   }
   return out;
 }

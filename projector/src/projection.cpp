@@ -6,6 +6,7 @@
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
+#include "apexloop/projector/stored_record.hpp"
 
 namespace apexloop {
 
@@ -46,6 +47,14 @@ std::string served_json(const Json& canonical, const Json::Object& fields) {
   return out;
 }
 
+std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::string_view set, std::string_view db,
+                                         std::string_view id) {
+  auto location = kv.get(keys::record_location(ws, db, id));
+  const auto order = location ? keys::order_of_location(*location) : std::string_view();
+  if (order.empty()) return std::nullopt;
+  return kv.get(keys::list_prefix(ws, set, db) + std::string(order));
+}
+
 std::vector<PrincipalSet> principal_sets(const WorkspaceState& ws, std::string_view client, std::string_view role,
                                          std::string_view db, TimestampMs now) {
   std::vector<PrincipalSet> out;
@@ -75,35 +84,35 @@ bool is_access_event(std::string_view t) {
          t == event_type::policy_removed || t == event_type::view_defined;
 }
 
-std::optional<Json> load_json(KvView& kv, const std::string& key) {
-  auto bytes = kv.get(key);
-  if (!bytes) return std::nullopt;
-  auto j = parse_json(*bytes);
-  if (!j || !j->is_object()) return std::nullopt;
-  return std::move(*j);
+// Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/, which holds the record
+// itself, by owner and in creation order, so re-projecting one client's records is one scan.
+std::string record_key(std::string_view ws, std::string_view db, std::string_view owner, std::string_view order) {
+  return keys::owner_prefix(ws, db, owner) + std::string(order);
 }
 
-const Json::Object& fields_of(const Json& canonical) { return canonical.find("fields")->as_object(); }
-
-RecordView view_of(const Json& canonical) {
-  return RecordView{fields_of(canonical), canonical.string_or("id", ""),
-                    static_cast<std::uint64_t>(canonical.find("version")->as_int()), canonical.string_or("created_at", ""),
-                    canonical.string_or("updated_at", "")};
+std::optional<StoredRecord> load_record(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
+  auto where = kv.get(keys::record_location(ws, db, id));
+  if (!where) return std::nullopt;
+  const auto slash = where->find('/');
+  if (slash == std::string::npos) throw std::runtime_error("corrupt record pointer for " + std::string(id));
+  auto bytes = kv.get(record_key(ws, db, std::string_view(*where).substr(0, slash), std::string_view(*where).substr(slash + 1)));
+  auto rec = bytes ? StoredRecord::decode(*bytes) : std::nullopt;
+  if (!rec) throw std::runtime_error("corrupt or missing record " + std::string(id));
+  return rec;
 }
 
-std::string owner_of(const DatabaseDef& db, const Json& canonical) {
+std::string owner_of(const DatabaseDef& db, const StoredRecord& rec) {
   const ColumnDef* owner = owner_column(db);
-  if (owner == nullptr) return "";
-  const Json* v = canonical.find("fields")->find(owner->key);
-  return v != nullptr && v->is_string() ? v->as_string() : "";
+  return owner == nullptr ? "" : rec.string_field(owner->key);
 }
 
-std::set<std::pair<std::string, std::string>> relation_targets(const DatabaseDef& db, const Json& canonical) {
+std::set<std::pair<std::string, std::string>> relation_targets(const DatabaseDef& db, const StoredRecord& rec) {
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& col : db.columns) {
     if (col.type != ColumnType::relation) continue;
-    const Json* v = canonical.find("fields")->find(col.key);
-    if (v == nullptr || !v->is_array()) continue;
+    const std::string* text = rec.field(col.key);
+    auto v = text == nullptr ? std::nullopt : std::optional(parse_json(*text).value_or(Json()));
+    if (!v || !v->is_array()) continue;
     for (const auto& id : v->as_array()) {
       if (id.is_string()) out.emplace(std::string(col.options.string_or("database", "")), id.as_string());
     }
@@ -111,55 +120,108 @@ std::set<std::pair<std::string, std::string>> relation_targets(const DatabaseDef
   return out;
 }
 
+// The id of a record from the bytes served for it, which begin `{"id":"`.
+std::string served_id(std::string_view served) {
+  constexpr std::string_view head = "{\"id\":\"";
+  const auto end = served.find('"', head.size());
+  if (served.starts_with(head) && end != std::string_view::npos && served.substr(0, end).find('\\') == std::string_view::npos) {
+    return std::string(served.substr(head.size(), end - head.size()));
+  }
+  auto j = parse_json(served);  // an id with escapes: read it properly
+  return j ? std::string(j->string_or("id", "")) : "";
+}
+
+// What one principal set may read of one database under one access model, prepared once and
+// applied to many records.
+struct SetRule {
+  const Policy* policy = nullptr;   // none: the set reads nothing of this database
+  std::vector<std::string> inputs;  // the fields the row rule reads: the owner and the filter's
+  bool clocked = false;             // the filter reads `now`, so past answers live in the store only
+};
+
+SetRule rule_of(const WorkspaceState& model, const PrincipalSet& set, const DatabaseDef& db) {
+  SetRule rule;
+  const ClientState* client = model.active_client(set.vars.client_id);
+  const PolicyEntry* entry = client == nullptr ? nullptr : model.effective_policy(*client, set.role, db.key);
+  if (entry == nullptr) return rule;
+  rule.policy = &entry->policy;
+  if (const ColumnDef* owner = owner_column(db)) rule.inputs.push_back(owner->key);
+  if (entry->policy.read_filter) {
+    for (auto& f : filter_fields(*entry->policy.read_filter)) {
+      if (std::find(rule.inputs.begin(), rule.inputs.end(), f) == rule.inputs.end()) rule.inputs.push_back(std::move(f));
+    }
+    rule.clocked = uses_var(*entry->policy.read_filter, "now");
+  }
+  return rule;
+}
+
+// The row rule on a stored record, parsing only the fields it reads.
+bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, const PrincipalVars& vars) {
+  if (rule.policy == nullptr) return false;
+  const Json::Object fields = rec.parse_fields(rule.inputs);
+  return may_read(*rule.policy, db, RecordView{fields, rec.id, rec.version, rec.created_at, rec.updated_at}, vars);
+}
+
 // What one event does to one workspace's read models.
+//
+// A set holds exactly the records its current policy lets it read, so whether a record is in a
+// set is computed, not looked up: the rule's answer on the record as stored. (Filters that read
+// `now` are the exception; their earlier answers are only in the store.)
 class Step {
  public:
   Step(const WorkspaceState& ws, KvView& kv, TimestampMs now) : ws_(ws), kv_(kv), now_(now) {}
 
-  // The internal view of a record (every field) plus the owner and relation indexes.
-  void write_internal(const DatabaseDef& db, const std::optional<Json>& before, const std::optional<Json>& after) {
+  // The internal view of a record (every field), the record itself, and the owner and relation
+  // indexes.
+  void write_internal(const DatabaseDef& db, const std::optional<StoredRecord>& before,
+                      const std::optional<StoredRecord>& after) {
     const std::string& w = ws_.id;
-    const Json& any = after ? *after : *before;
-    const std::string id(any.string_or("id", ""));
-    const std::string order(any.string_or("order", ""));
-    if (after) {
-      const std::string served = served_json(*after, fields_of(*after));
-      kv_.put(keys::canonical_record(w, db.key, id), to_json(*after));
-      kv_.put(keys::served_record(w, keys::kInternalSet, db.key, id), served);
-      kv_.put(keys::list_prefix(w, keys::kInternalSet, db.key) + order, served);
-    } else {
-      kv_.del(keys::canonical_record(w, db.key, id));
-      kv_.del(keys::served_record(w, keys::kInternalSet, db.key, id));
-      kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key) + order);
-    }
+    const StoredRecord& any = after ? *after : *before;
     const std::string old_owner = before ? owner_of(db, *before) : "";
     const std::string new_owner = after ? owner_of(db, *after) : "";
-    if (old_owner != new_owner && !old_owner.empty()) kv_.del(keys::owner_prefix(w, db.key, old_owner) + order);
-    if (!new_owner.empty()) kv_.put(keys::owner_prefix(w, db.key, new_owner) + order, id);
+    if (before && (!after || old_owner != new_owner)) kv_.del(record_key(w, db.key, old_owner, any.order));
+    if (after) {
+      std::string served;
+      append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
+      if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), new_owner + "/" + any.order);
+      kv_.put(record_key(w, db.key, new_owner, any.order), after->encode());
+      kv_.put(keys::list_prefix(w, keys::kInternalSet, db.key) + any.order, served);
+    } else {
+      kv_.del(keys::record_location(w, db.key, any.id));
+      kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key) + any.order);
+    }
     const auto old_targets = before ? relation_targets(db, *before) : std::set<std::pair<std::string, std::string>>{};
     const auto new_targets = after ? relation_targets(db, *after) : std::set<std::pair<std::string, std::string>>{};
     for (const auto& [tdb, tid] : old_targets) {
-      if (!new_targets.contains({tdb, tid})) kv_.del(keys::referrers_prefix(w, tdb, tid) + db.key + "/" + id);
+      if (!new_targets.contains({tdb, tid})) kv_.del(keys::referrers_prefix(w, tdb, tid) + db.key + "/" + any.id);
     }
-    for (const auto& [tdb, tid] : new_targets) kv_.put(keys::referrers_prefix(w, tdb, tid) + db.key + "/" + id, "");
+    for (const auto& [tdb, tid] : new_targets) {
+      if (!old_targets.contains({tdb, tid})) kv_.put(keys::referrers_prefix(w, tdb, tid) + db.key + "/" + any.id, "");
+    }
   }
 
   // Re-projects one record into every set of its owners (before and after), then the records
   // of the same client that point at it, when its visibility changed somewhere.
-  void reproject_record(const DatabaseDef& db, const std::optional<Json>& before, const std::optional<Json>& after) {
+  void reproject_record(const DatabaseDef& db, const std::optional<StoredRecord>& before,
+                        const std::optional<StoredRecord>& after) {
     std::set<std::string> owners;
     if (before) owners.insert(owner_of(db, *before));
     if (after) owners.insert(owner_of(db, *after));
     owners.erase("");
-    const Json& any = after ? *after : *before;
+    const StoredRecord& any = after ? *after : *before;
     for (const auto& owner : owners) {
       bool flipped = false;
       for (const auto& [role, _] : ws_.portal_roles) {
         for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
-          flipped = project_into(set, db, any, after.has_value()) || flipped;
+          const SetRule rule = rule_of(ws_, set, db);
+          const bool was = before && in_set(rule, set, db, *before);
+          const bool is = after && visible(rule, db, *after, set.vars);
+          flipped = place(set, rule, db, any, was, is) || flipped;
         }
       }
-      if (flipped) reproject_referrers(owner, db.key, std::string(any.string_or("id", "")));
+      // A record just created has no referrers yet: a relation must name an existing record,
+      // and ids are never reused.
+      if (flipped && before) reproject_referrers(owner, db.key, any.id);
     }
   }
 
@@ -171,6 +233,7 @@ class Step {
       for (const auto& role : roles) {
         for (const auto& db_key : dbs) {
           const DatabaseDef* db = ws_.database(db_key);
+          const DatabaseDef* old_db = before.database(db_key);
           const auto old_sets = principal_sets(before, client, role, db_key, now_);
           const auto new_sets = db == nullptr ? std::vector<PrincipalSet>{} : principal_sets(ws_, client, role, db_key, now_);
           for (const auto& s : old_sets) {
@@ -178,10 +241,14 @@ class Step {
           }
           for (const auto& s : new_sets) {
             write_listing(s, *db);
-            kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view id) {
-              if (auto rec = load_json(kv_, keys::canonical_record(ws_.id, db_key, id))) {
-                if (project_into(s, *db, *rec, true)) reproject_referrers(client, db_key, std::string(id));
-              }
+            auto old = std::find(old_sets.begin(), old_sets.end(), s);
+            const SetRule old_rule = old == old_sets.end() || old_db == nullptr ? SetRule{} : rule_of(before, *old, *old_db);
+            const SetRule rule = rule_of(ws_, s, *db);
+            kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
+              auto rec = StoredRecord::decode(bytes);
+              if (!rec) throw std::runtime_error("corrupt record in " + db_key);
+              const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
+              if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars))) reproject_referrers(client, db_key, rec->id);
             });
           }
           route_contacts(before, client, role, db_key, new_sets);
@@ -191,79 +258,91 @@ class Step {
   }
 
  private:
+  // Whether `rec` is in `set` (under `rule`) as the store holds it now.
+  bool in_set(const SetRule& rule, const PrincipalSet& set, const DatabaseDef& db, const StoredRecord& rec) {
+    if (rule.clocked) return kv_.get(keys::list_prefix(ws_.id, set.id, db.key) + rec.order).has_value();
+    return visible(rule, db, rec, set.vars);
+  }
+
   // Puts or removes one record in one set; answers whether its visibility there changed.
-  bool project_into(const PrincipalSet& set, const DatabaseDef& db, const Json& canonical, bool exists) {
-    const std::string& w = ws_.id;
-    const std::string id(canonical.string_or("id", ""));
-    const std::string r_key = keys::served_record(w, set.id, db.key, id);
-    const std::string l_key = keys::list_prefix(w, set.id, db.key) + std::string(canonical.string_or("order", ""));
-    const bool existed = kv_.get(r_key).has_value();
-    const PolicyEntry* entry = ws_.effective_policy(*ws_.active_client(set.vars.client_id), set.role, db.key);
-    const bool visible = exists && entry != nullptr && may_read(entry->policy, db, view_of(canonical), set.vars);
-    if (visible) {
-      Json::Object fields = readable_fields(entry->policy, db, fields_of(canonical));
-      omit_invisible_relations(set, db, fields);
-      const std::string served = served_json(canonical, fields);
-      kv_.put(r_key, served);
+  bool place(const PrincipalSet& set, const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, bool was,
+             bool is) {
+    const std::string l_key = keys::list_prefix(ws_.id, set.id, db.key) + rec.order;
+    if (is) {
+      std::string served;
+      append_served(served, rec, [&](const std::string& key, const std::string& text, std::string& replacement) {
+        if (!readable_column(*rule.policy, db, key)) return false;
+        const ColumnDef* col = db.column(key);
+        return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
+      });
       kv_.put(l_key, served);
-    } else if (existed) {
-      kv_.del(r_key);
+    } else if (was) {
       kv_.del(l_key);
     }
-    return existed != visible;
+    return was != is;
   }
 
   // A relation value that points at a record this set cannot see is left out, so its existence
   // does not leak. A shared set cannot know what each contact sees of a per-contact database,
-  // so such targets are left out there too.
-  void omit_invisible_relations(const PrincipalSet& set, const DatabaseDef& db, Json::Object& fields) {
-    for (const auto& col : db.columns) {
-      if (col.type != ColumnType::relation) continue;
-      auto it = fields.find(col.key);
-      if (it == fields.end() || !it->second.is_array()) continue;
-      const std::string tdb_key(col.options.string_or("database", ""));
-      const DatabaseDef* tdb = ws_.database(tdb_key);
-      const PolicyEntry* entry = tdb == nullptr ? nullptr : ws_.effective_policy(*ws_.active_client(set.vars.client_id), set.role, tdb_key);
-      Json::Array kept;
-      for (const auto& tid : it->second.as_array()) {
-        if (entry == nullptr || !tid.is_string()) continue;
-        if (entry->policy.read_filter && uses_var(*entry->policy.read_filter, "contact.id") && set.vars.contact_id.empty()) continue;
-        auto target = load_json(kv_, keys::canonical_record(ws_.id, tdb_key, tid.as_string()));
-        if (target && may_read(entry->policy, *tdb, view_of(*target), set.vars)) kept.push_back(tid);
-      }
-      if (kept.empty()) {
-        fields.erase(it);
-      } else {
-        it->second = Json(std::move(kept));
-      }
+  // so such targets are left out there too. Answers false when no id is left.
+  bool visible_relations(const PrincipalSet& set, const ColumnDef& col, const std::string& text, std::string& kept_text) {
+    auto ids = parse_json(text);
+    if (!ids || !ids->is_array()) return false;
+    const std::string tdb_key(col.options.string_or("database", ""));
+    const DatabaseDef* tdb = ws_.database(tdb_key);
+    if (tdb == nullptr) return false;
+    const SetRule rule = rule_of(ws_, set, *tdb);
+    if (rule.policy == nullptr) return false;
+    if (rule.policy->read_filter && uses_var(*rule.policy->read_filter, "contact.id") && set.vars.contact_id.empty()) {
+      return false;
     }
+    Json::Array kept;
+    for (const auto& tid : ids->as_array()) {
+      if (!tid.is_string()) continue;
+      auto target = load_record(kv_, ws_.id, tdb_key, tid.as_string());
+      if (target && visible(rule, *tdb, *target, set.vars)) kept.push_back(tid);
+    }
+    if (kept.empty()) return false;
+    kept_text = to_json(Json(std::move(kept)));
+    return true;
   }
 
   void reproject_referrers(const std::string& client, const std::string& db, const std::string& id) {
-    kv_.scan(keys::referrers_prefix(ws_.id, db, id), [&](std::string_view key, std::string_view) {
-      const auto rest = key.substr(keys::referrers_prefix(ws_.id, db, id).size());
+    if (!referable(db)) return;  // no relation column points at this database: nothing to scan
+    const std::string prefix = keys::referrers_prefix(ws_.id, db, id);
+    kv_.scan(prefix, [&](std::string_view key, std::string_view) {
+      const auto rest = key.substr(prefix.size());
       const auto slash = rest.find('/');
       const std::string from_db(rest.substr(0, slash));
       const std::string from_id(rest.substr(slash + 1));
       const DatabaseDef* fdb = ws_.database(from_db);
-      auto rec = fdb == nullptr ? std::nullopt : load_json(kv_, keys::canonical_record(ws_.id, from_db, from_id));
+      auto rec = fdb == nullptr ? std::nullopt : load_record(kv_, ws_.id, from_db, from_id);
       // Only the same client's records can show this one: ownership is never crossed.
       if (!rec || owner_of(*fdb, *rec) != client) return;
       for (const auto& [role, _] : ws_.portal_roles) {
-        for (const auto& s : principal_sets(ws_, client, role, from_db, now_)) project_into(s, *fdb, *rec, true);
+        for (const auto& s : principal_sets(ws_, client, role, from_db, now_)) {
+          const SetRule rule = rule_of(ws_, s, *fdb);
+          place(s, rule, *fdb, *rec, in_set(rule, s, *fdb, *rec), visible(rule, *fdb, *rec, s.vars));
+        }
       }
     });
+  }
+
+  bool referable(const std::string& db) const {
+    for (const auto& [_, from] : ws_.databases) {
+      for (const auto& col : from.columns) {
+        if (col.type == ColumnType::relation && col.options.string_or("database", "") == db) return true;
+      }
+    }
+    return false;
   }
 
   // A set that no longer exists for `db`: its records leave it, and the same client's records
   // that point at them are re-projected (regression: a relation outlived its target's policy).
   void drop(const std::string& set, const std::string& client, const std::string& db) {
     std::vector<std::string> ids;
-    kv_.scan(keys::list_prefix(ws_.id, set, db), [&](std::string_view key, std::string_view value) {
-      if (auto rec = parse_json(value)) {
-        ids.emplace_back(rec->string_or("id", ""));
-        kv_.del(keys::served_record(ws_.id, set, db, ids.back()));
-      }
+    kv_.scan(keys::list_prefix(ws_.id, set, db), [&](std::string_view key, std::string_view served) {
+      ids.push_back(served_id(served));
       kv_.del(key);
     });
     kv_.del(keys::set_database(ws_.id, set, db));
@@ -457,43 +536,30 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     const Json* fields = d.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::unexpected("record.created without fields");
     if (db == nullptr) return std::unexpected("record in an unknown database");
-    if (kv.get(keys::canonical_record(w, db_key, id))) return std::unexpected("record created twice");
+    if (kv.get(keys::record_location(w, db_key, id))) return std::unexpected("record created twice");
     const std::string at_text = format_timestamp(e.at);
-    Json after(Json::Object{{"id", id},
-                            {"version", static_cast<std::int64_t>(1)},
-                            {"created_at", at_text},
-                            {"updated_at", at_text},
-                            {"fields", *fields},
-                            {"order", keys::order_key(at.offset)}});
+    const StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
     Step step(ws, kv, e.at);
     step.write_internal(*db, std::nullopt, after);
     step.reproject_record(*db, std::nullopt, after);
   } else if (e.type == event_type::record_updated) {
     const Json* changes = d.find("changes");
     if (changes == nullptr || !changes->is_object()) return std::unexpected("record.updated without changes");
-    auto before = db == nullptr ? std::nullopt : load_json(kv, keys::canonical_record(w, db_key, id));
+    auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("update of an unknown record");
-    if (static_cast<std::uint64_t>(before->find("version")->as_int()) + 1 != e.seq) {
-      return std::unexpected("record.updated out of sequence");
-    }
-    Json after = *before;
-    auto& obj = after.as_object();
-    auto& fields = obj["fields"].as_object();
+    if (before->version + 1 != e.seq) return std::unexpected("record.updated out of sequence");
+    StoredRecord after = *before;
     for (const auto& [key, change] : changes->as_object()) {
       const Json* value = change.find("after");
-      if (value == nullptr || value->is_null()) {
-        fields.erase(key);
-      } else {
-        fields.insert_or_assign(key, *value);
-      }
+      after.set_field(key, value == nullptr ? std::nullopt : std::optional<Json>(*value));
     }
-    obj["version"] = static_cast<std::int64_t>(e.seq);
-    obj["updated_at"] = format_timestamp(e.at);
+    after.version = e.seq;
+    after.updated_at = format_timestamp(e.at);
     Step step(ws, kv, e.at);
     step.write_internal(*db, before, after);
     step.reproject_record(*db, before, after);
   } else if (e.type == event_type::record_deleted) {
-    auto before = db == nullptr ? std::nullopt : load_json(kv, keys::canonical_record(w, db_key, id));
+    auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("delete of an unknown record");
     Step step(ws, kv, e.at);
     step.write_internal(*db, before, std::nullopt);

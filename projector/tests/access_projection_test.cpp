@@ -75,7 +75,7 @@ class AccessProjection : public ::testing::Test {
     commit(*d);
   }
   std::optional<Json> seen(const std::string& set, const std::string& db, const std::string& id) {
-    auto v = kv.get(keys::served_record(kWs, set, db, id));
+    auto v = served_record(kv, kWs, set, db, id);
     if (!v) return std::nullopt;
     return parse(*v);
   }

@@ -27,7 +27,7 @@ class ProjectionTest : public ::testing::Test {
     auto r = proj.apply(e, Position{0, offset++}, kv);
     ASSERT_TRUE(r.has_value()) << r.error();
   }
-  std::string served() { return kv.get(keys::served_record(kWs, keys::kInternalSet, "tickets", kRec)).value_or(""); }
+  std::string served() { return served_record(kv, kWs, keys::kInternalSet, "tickets", kRec).value_or(""); }
   MapKv kv;
   Projection proj;
   std::int64_t offset = 0;

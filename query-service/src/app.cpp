@@ -339,7 +339,10 @@ struct QueryApp::Impl {
     const auto& id = ctx.params.at("id");
     // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    auto rec = set ? get(keys::served_record(p.workspace, *set, db_key, id)) : std::nullopt;
+    // The record's place in the lists, then the caller's own list entry: absent when not visible.
+    auto location = set ? get(keys::record_location(p.workspace, db_key, id)) : std::nullopt;
+    const auto order = location ? keys::order_of_location(*location) : std::string_view();
+    auto rec = order.empty() ? std::nullopt : get(keys::list_prefix(p.workspace, *set, db_key) + std::string(order));
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");

@@ -62,6 +62,9 @@ struct RecordView {
 
 [[nodiscard]] bool evaluate(const Filter& f, const RecordView& r, const PrincipalVars& vars);
 [[nodiscard]] bool uses_var(const Filter& f, std::string_view var);
+// The record fields a filter reads (system fields excluded), each once: evaluating the filter
+// needs these and no others.
+[[nodiscard]] std::vector<std::string> filter_fields(const Filter& f);
 
 struct Policy {
   std::vector<std::string> read_columns;
@@ -88,6 +91,8 @@ struct Policy {
 // Column rule: the fields a principal under `p` is sent (owner column plus read columns; the
 // system fields travel outside `fields`).
 [[nodiscard]] Json::Object readable_fields(const Policy& p, const DatabaseDef& db, const Json::Object& fields);
+// The same rule for one field key.
+[[nodiscard]] bool readable_column(const Policy& p, const DatabaseDef& db, std::string_view key);
 
 enum class WriteDenial { not_visible, write_filter_fails, column_not_writable, would_leave_view };
 // Write rule for an edit by a contact: the record is visible, `write.filter` holds before the

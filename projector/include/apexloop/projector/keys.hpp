@@ -8,15 +8,16 @@
 //   user/<ws>/<id>                          {"id","email","name","role"}
 //   contact/<ws>/<id>                       {"id","client_id","role","active"}: the query service ends sessions with it
 //   db/<ws>/<db>                            {"key","name","columns":[...]} (internal view)
-//   rc/<ws>/<db>/<id>                       canonical record (fields, version, times, order)
-//   ro/<ws>/<db>/<client>/<order>           record id, by owner: what a client's policy change re-projects
+//   rc/<ws>/<db>/<id>                       "<owner>/<order>": where the record is, under ro/ and l/
+//   ro/<ws>/<db>/<owner>/<order>            the record (StoredRecord bytes), by owner ("" for none)
+//                                           and creation order: what a client's policy change scans
 //   rr/<ws>/<db>/<id>/<from db>/<from id>   reverse relations: who points at a record
 //   client/<ws>/<id>                        {"id","name","client_type","archived"}
 //   view/<ws>/<scope>/<db>/<view>           a named view: {"columns","filter"?,"sort"?,"limit"?}
 //   session/<ws>/<session>                  ended sessions (logout): the query service refuses them
 //   route/<ws>/<contact>/<db>               the principal set a contact reads <db> from
-//   pv/<ws>/<set>/r/<db>/<id>               the record bytes a principal set is sent
-//   pv/<ws>/<set>/l/<db>/<order>            the same bytes, in list order
+//   pv/<ws>/<set>/l/<db>/<order>            the record bytes a principal set is sent, in list order;
+//                                           by id through rc/'s order
 //   pv/<ws>/<set>/db/<db>                   the database as that set sees it (readable columns)
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
@@ -51,8 +52,13 @@ inline std::string view(std::string_view ws, std::string_view scope, std::string
 }
 inline std::string database_prefix(std::string_view ws) { return cat({"db/", ws, "/"}); }
 inline std::string database(std::string_view ws, std::string_view db) { return database_prefix(ws) + std::string(db); }
-inline std::string canonical_record(std::string_view ws, std::string_view db, std::string_view id) {
+inline std::string record_location(std::string_view ws, std::string_view db, std::string_view id) {
   return cat({"rc/", ws, "/", db, "/", id});
+}
+// The order key in a record_location value.
+inline std::string_view order_of_location(std::string_view location) {
+  const auto slash = location.find('/');
+  return slash == std::string_view::npos ? std::string_view() : location.substr(slash + 1);
 }
 inline std::string owner_prefix(std::string_view ws, std::string_view db, std::string_view client) {
   return cat({"ro/", ws, "/", db, "/", client, "/"});
@@ -67,9 +73,6 @@ inline std::string route(std::string_view ws, std::string_view contact, std::str
   return route_prefix(ws, contact) + std::string(db);
 }
 inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
-inline std::string served_record(std::string_view ws, std::string_view set, std::string_view db, std::string_view id) {
-  return cat({"pv/", ws, "/", set, "/r/", db, "/", id});
-}
 inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/l/", db, "/"});
 }

@@ -54,6 +54,11 @@ class Projection {
   WriteModel access_;  // the write model without records: what visibility depends on
 };
 
+// The bytes set `set` is sent for record `id` of `db`, if the set can see it (how the query
+// service reads a record by id: its location, then the set's list entry).
+[[nodiscard]] std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::string_view set,
+                                                       std::string_view db, std::string_view id);
+
 // The bytes the API sends for a record: `{id, version, created_at, updated_at, fields}` in that
 // order, the system fields taken from `record` and the fields given.
 [[nodiscard]] std::string served_json(const Json& record, const Json::Object& fields);

@@ -24,6 +24,8 @@ struct BatchStats {
   std::size_t rejected = 0;  // events that could not be decoded or contradicted the models
   std::size_t skipped = 0;   // already applied (at or before the stored offset)
   std::int64_t last_event_at_ms = 0;
+  double projecting_secs = 0;  // deciding what to write
+  double writing_secs = 0;     // RocksDB taking the batch
 };
 
 class ReadModelStore {

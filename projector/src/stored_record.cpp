@@ -1,0 +1,172 @@
+#include "apexloop/projector/stored_record.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace apexloop::projector {
+namespace {
+
+constexpr std::string_view kMagic = "R1";
+
+void put_u32(std::string& out, std::uint32_t n) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  out.append(b, 4);
+}
+
+void put_bytes(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out += s;
+}
+
+// Reads length-prefixed parts off the front of `in`; any read past the end fails the decode.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u32(std::uint32_t& n) {
+    if (in_.size() < 4) return false;
+    n = 0;
+    for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool u64(std::uint64_t& n) {
+    std::uint32_t lo = 0, hi = 0;
+    if (!u32(lo) || !u32(hi)) return false;
+    n = (static_cast<std::uint64_t>(hi) << 32) | lo;
+    return true;
+  }
+  bool bytes(std::string& s) {
+    std::uint32_t n = 0;
+    if (!u32(n) || in_.size() < n) return false;
+    s.assign(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+// Field values as stored are JSON text we wrote ourselves; the common scalars are read without a
+// full parse.
+std::optional<Json> parse_value(std::string_view text) {
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"' &&
+      text.substr(1, text.size() - 2).find_first_of("\\\"") == std::string_view::npos) {
+    return Json(text.substr(1, text.size() - 2));
+  }
+  if (!text.empty() && (text.front() == '-' || (text.front() >= '0' && text.front() <= '9'))) {
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc{} && ptr == text.data() + text.size()) return Json(n);
+  }
+  auto v = parse_json(text);
+  return v ? std::optional<Json>(std::move(*v)) : std::nullopt;
+}
+
+auto lower(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view key) {
+  return std::lower_bound(fields.begin(), fields.end(), key, [](const auto& f, std::string_view k) { return f.first < k; });
+}
+
+}  // namespace
+
+const std::string* StoredRecord::field(std::string_view key) const {
+  auto it = lower(fields, key);
+  return it != fields.end() && it->first == key ? &it->second : nullptr;
+}
+
+void StoredRecord::set_field(std::string_view key, const std::optional<Json>& value) {
+  auto it = std::lower_bound(fields.begin(), fields.end(), key, [](const auto& f, std::string_view k) { return f.first < k; });
+  const bool present = it != fields.end() && it->first == key;
+  if (!value || value->is_null()) {
+    if (present) fields.erase(it);
+    return;
+  }
+  if (present) {
+    it->second = to_json(*value);
+  } else {
+    fields.emplace(it, std::string(key), to_json(*value));
+  }
+}
+
+std::string StoredRecord::string_field(std::string_view key) const {
+  const std::string* text = field(key);
+  if (text == nullptr) return "";
+  auto v = parse_value(*text);
+  return v && v->is_string() ? v->as_string() : "";
+}
+
+Json::Object StoredRecord::parse_fields(const std::vector<std::string>& keys) const {
+  Json::Object out;
+  for (const auto& k : keys) {
+    if (const std::string* text = field(k)) {
+      if (auto v = parse_value(*text)) out.insert_or_assign(k, std::move(*v));
+    }
+  }
+  return out;
+}
+
+std::string StoredRecord::encode() const {
+  std::string out(kMagic);
+  std::size_t size = 64 + id.size() + created_at.size() + updated_at.size() + order.size();
+  for (const auto& [k, v] : fields) size += 8 + k.size() + v.size();
+  out.reserve(size);
+  for (std::string_view s : {std::string_view(id), std::string_view(created_at), std::string_view(updated_at),
+                             std::string_view(order)}) {
+    put_bytes(out, s);
+  }
+  put_u32(out, static_cast<std::uint32_t>(version & 0xffffffffu));
+  put_u32(out, static_cast<std::uint32_t>(version >> 32));
+  put_u32(out, static_cast<std::uint32_t>(fields.size()));
+  for (const auto& [k, v] : fields) {
+    put_bytes(out, k);
+    put_bytes(out, v);
+  }
+  return out;
+}
+
+std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
+  if (!bytes.starts_with(kMagic)) return std::nullopt;
+  Reader in(bytes.substr(kMagic.size()));
+  StoredRecord r;
+  std::uint32_t n = 0;
+  if (!in.bytes(r.id) || !in.bytes(r.created_at) || !in.bytes(r.updated_at) || !in.bytes(r.order) ||
+      !in.u64(r.version) || !in.u32(n)) {
+    return std::nullopt;
+  }
+  // Every field takes at least 8 bytes, so a corrupt count cannot make us reserve gigabytes.
+  if (n > bytes.size() / 8) return std::nullopt;
+  r.fields.resize(n);
+  for (auto& [k, v] : r.fields) {
+    if (!in.bytes(k) || !in.bytes(v)) return std::nullopt;
+  }
+  if (!in.done()) return std::nullopt;
+  return r;
+}
+
+StoredRecord stored_record(std::string id, std::uint64_t version, std::string created_at, std::string updated_at,
+                           std::string order, const Json::Object& fields) {
+  StoredRecord r{std::move(id), version, std::move(created_at), std::move(updated_at), std::move(order), {}};
+  r.fields.reserve(fields.size());
+  // Json::Object is already in key order.
+  for (const auto& [k, v] : fields) {
+    if (!v.is_null()) r.fields.emplace_back(k, to_json(v));
+  }
+  return r;
+}
+
+void append_served_head(std::string& out, const StoredRecord& r) {
+  out += "{\"id\":";
+  write_json_string(out, r.id);
+  out += ",\"version\":";
+  out += std::to_string(r.version);
+  out += ",\"created_at\":";
+  write_json_string(out, r.created_at);
+  out += ",\"updated_at\":";
+  write_json_string(out, r.updated_at);
+  out += ",\"fields\":{";
+}
+
+}  // namespace apexloop::projector
