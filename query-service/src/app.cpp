@@ -15,6 +15,7 @@
 #include "apexloop/projector/store.hpp"
 #include "apexloop/runtime/auth.hpp"
 #include "apexloop/runtime/service.hpp"
+#include "response_cache.hpp"
 
 namespace apexloop::query {
 
@@ -61,6 +62,8 @@ struct QueryApp::Impl {
   std::condition_variable offsets_cv;
   std::map<std::int32_t, std::int64_t> applied;  // next offset per partition, as last seen
   std::uint64_t catch_up_errors = 0;
+  std::atomic<std::uint64_t> store_version{0};  // the secondary's sequence number after the last catch-up
+  ResponseCache cache{static_cast<std::size_t>(env_long("APEXLOOP_QUERY_CACHE_BYTES", 64L << 20))};
 
   explicit Impl(QueryConfig c) : cfg(std::move(c)) {}
 
@@ -81,6 +84,7 @@ struct QueryApp::Impl {
         if (catch_up_errors++ % 1000 == 0) spdlog::warn("event=catch_up_failed error=\"{}\"", s.ToString());
       } else {
         refresh_offsets();
+        store_version = db->GetLatestSequenceNumber();
         ready = true;
       }
       std::this_thread::sleep_for(cfg.catch_up_interval);
@@ -115,25 +119,46 @@ struct QueryApp::Impl {
   }
 
   // Every read route: authenticate, honour Apexloop-After, then answer from the caller's prefix.
+  // A GET answered 200 is kept for reuse by the same credential while the read models stay
+  // exactly as they were (see ResponseCache).
   template <typename F>
   http::Router::Route guarded(F f) {
     return [this, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
       if (!ready) return http::problem_for(req, bhttp::status::service_unavailable, "starting");
+      // Read before answering: an answer is never older than the version it is filed under.
+      const std::uint64_t version = store_version.load();
+      const std::string cache_key = cache_key_of(req);
+      if (!cache_key.empty()) {
+        if (auto hit = cache.find(cache_key, version, clock.now())) return http::Response(*hit);
+      }
       auto principal = authenticate(req, *signer, clock);
       if (!principal) return std::move(principal.error());
       if (auto wait = wait_for_position(req)) return std::move(*wait);
-      if (get(keys::session(principal->workspace, principal->session_id))) {
-        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");  // logged out
-      }
-      if (principal->kind == "contact" && !contact_active(*principal)) {
-        // Deactivated or archived: the session ends with it, here as in the command service.
-        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
-      }
-      if (principal->kind != "user" && principal->kind != "contact") {
-        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
-      }
-      return f(req, ctx, *principal);
+      if (auto refused = refuse_ended(req, *principal)) return std::move(*refused);
+      auto res = f(req, ctx, *principal);
+      if (!cache_key.empty() && res.result() == bhttp::status::ok) cache.store(cache_key, version, principal->expires_at, res);
+      return res;
     };
+  }
+
+  // The credential and the target; empty (no caching) without a credential, or when the caller
+  // waits for a position, which the version read first may not include yet.
+  static std::string cache_key_of(const http::Request& req) {
+    const auto auth = req.find(bhttp::field::authorization);
+    if (auth == req.end() || req.find("Apexloop-After") != req.end()) return "";
+    std::string key(auth->value().data(), auth->value().size());
+    key.push_back('\n');
+    key.append(req.target().data(), req.target().size());
+    return key;
+  }
+
+  // A session ended by logout, or a contact deactivated or archived, is refused here as in the
+  // command service.
+  std::optional<http::Response> refuse_ended(const http::Request& req, const Principal& p) const {
+    const bool ended = get(keys::session(p.workspace, p.session_id)).has_value() ||
+                       (p.kind == "contact" && !contact_active(p)) || (p.kind != "user" && p.kind != "contact");
+    if (ended) return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+    return std::nullopt;
   }
 
   bool contact_active(const Principal& p) const {
