@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "apexloop/core/access.hpp"
+#include "apexloop/core/authz.hpp"
 #include "apexloop/core/schema.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/store.hpp"
@@ -114,10 +115,11 @@ struct QueryApp::Impl {
     return std::nullopt;
   }
 
-  // Every read route: authenticate, honour Apexloop-After, then answer from the caller's prefix.
+  // Every read route: authenticate, honour Apexloop-After, check the caller may use `function` at
+  // all (core/authz), then answer from the caller's prefix.
   template <typename F>
-  http::Router::Route guarded(F f) {
-    return [this, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
+  http::Router::Route guarded(Function function, F f) {
+    return [this, function, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
       if (!ready) return http::problem_for(req, bhttp::status::service_unavailable, "starting");
       auto principal = authenticate(req, *signer, clock);
       if (!principal) return std::move(principal.error());
@@ -129,11 +131,25 @@ struct QueryApp::Impl {
         // Deactivated or archived: the session ends with it, here as in the command service.
         return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
       }
+      if (principal->kind == "user" && !user_active(*principal)) {
+        return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      }
       if (principal->kind != "user" && principal->kind != "contact") {
         return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
       }
+      if (authorize(principal->kind, principal->role, function) != Verdict::allow) {
+        return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
+      }
       return f(req, ctx, *principal);
     };
+  }
+
+  // A deactivated user's sessions end at once, and a token's role must still be the user's.
+  bool user_active(const Principal& p) const {
+    auto u = get(keys::user(p.workspace, p.id));
+    auto j = u ? parse_json(*u) : std::unexpected(JsonError::malformed);
+    const Json* active = j ? j->find("active") : nullptr;
+    return active != nullptr && active->is_bool() && active->as_bool() && j->string_or("role", "") == p.role;
   }
 
   bool contact_active(const Principal& p) const {
@@ -324,7 +340,6 @@ struct QueryApp::Impl {
   }
 
   http::Response list_clients(const http::Request& req, http::RequestContext&, const Principal& p) {
-    if (p.kind != "user") return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
     Json::Array items;
     const std::string prefix = keys::client_prefix(p.workspace);
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
@@ -378,13 +393,13 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   auto router = std::make_shared<http::Router>();
   http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
                                [&d](std::string& out) { d.samples(out); });
-  auto bind = [&d](auto member) {
-    return d.guarded([&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+  auto bind = [&d](auto member, Function function = Function::read_records) {
+    return d.guarded(function, [&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
       return (d.*member)(req, ctx, p);
     });
   };
   router->add(bhttp::verb::get, "/api/v1/databases", bind(&Impl::list_databases));
-  router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients));
+  router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients, Function::read_workspace));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   d.server = std::make_unique<http::Server>(
