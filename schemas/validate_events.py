@@ -185,6 +185,7 @@ RECORD = "0190f5a2-1c3d-7e4f-9a0b-1c2d3e4f5a6b"
 CORR = "0190f5a2-0000-7000-8000-000000000c01"
 CLIENT = "0190f5a3-0000-7000-8000-00000000c001"
 CONTACT = "0190f5a3-0000-7000-8000-00000000d001"
+MEMBER = "0190f5a3-0000-7000-8000-00000000b002"
 
 # A policy exercising every filter shape: combinators, a scalar, an array, a variable, no value.
 POLICY = {
@@ -274,9 +275,28 @@ GOOD = {
     "contact.deactivated": _event(
         15, "contact.deactivated", f"contact/{CONTACT}", 3, {"contact_id": CONTACT}),
     "session.ended": _event(
-        19, "session.ended", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
+        19, "session.ended", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 2,
         {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": CONTACT, "kind": "contact",
          "expires_at": "2026-12-01T00:00:00.000Z", "reason": "logout"}),
+    "user.invited": _event(
+        20, "user.invited", f"user/{MEMBER}", 1,
+        {"user_id": MEMBER, "email": "grace@example.com", "name": "Grace Hopper", "role": "member",
+         "invitation_expires_at": "2024-07-22T09:30:12.345Z"}),
+    "user.joined": _event(
+        21, "user.joined", f"user/{MEMBER}", 2, {"user_id": MEMBER, "name": "Grace"},
+        actor={"kind": "user", "id": MEMBER}),
+    "user.deactivated": _event(
+        22, "user.deactivated", f"user/{MEMBER}", 3, {"user_id": MEMBER}),
+    "session.started": _event(
+        23, "session.started", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
+        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": CONTACT, "kind": "contact",
+         "role": "stakeholder", "client_id": CLIENT, "method": "invitation",
+         "expires_at": "2026-12-01T00:00:00.000Z"},
+        actor={"kind": "contact", "id": CONTACT}),
+    "signin.throttled": _event(
+        24, "signin.throttled", "signin/0190f5a2-1c3d-7e4f-8a0b-0000000051a1", 1,
+        {"email": "ada@example.com", "failures": 10, "locked_until": "2024-07-15T09:31:12.345Z"},
+        actor={"kind": "system", "id": "signin"}),
     "policy.set": _event(
         16, "policy.set", "policy/type:retainer/stakeholder/projects", 1,
         {"scope": "type:retainer", "role": "stakeholder", "database": "projects", "policy": POLICY}),
@@ -444,6 +464,39 @@ BAD = [
      _bad("contact.deactivated", _set(["stream"], f"user/{CONTACT}"))),
     ("session.ended: token in data", "'token' was unexpected",
      _bad("session.ended", _set(["data", "token"], "ax1.secret"))),
+    # internal users and session security events: no secret ever enters the log
+    ("user.invited: invitation_token in data", "'invitation_token' was unexpected",
+     _bad("user.invited", _set(["data", "invitation_token"], "3q2-7wAAAAB0b2tlbi1leGFtcGxl"))),
+    ("user.invited: token_hash in data", "'token_hash' was unexpected",
+     _bad("user.invited", _set(["data", "token_hash"], "sha256:00ff"))),
+    ("user.invited: portal role", "/data/role",
+     _bad("user.invited", _set(["data", "role"], "stakeholder"))),
+    ("user.invited: missing expiry", "'invitation_expires_at' is a required",
+     _bad("user.invited", _drop(["data", "invitation_expires_at"]))),
+    ("user.invited: seq 2", "/seq",
+     _bad("user.invited", _set(["seq"], 2))),
+    ("user.joined: password in data", "'password' was unexpected",
+     _bad("user.joined", _set(["data", "password"], "hunter2"))),
+    ("user.joined: contact stream", "/stream",
+     _bad("user.joined", _set(["stream"], f"contact/{MEMBER}"))),
+    ("user.deactivated: extra data", "'reason' was unexpected",
+     _bad("user.deactivated", _set(["data", "reason"], "left"))),
+    ("session.started: token in data", "'token' was unexpected",
+     _bad("session.started", _set(["data", "token"], "ax1.secret"))),
+    ("session.started: password in data", "'password' was unexpected",
+     _bad("session.started", _set(["data", "password"], "hunter2"))),
+    ("session.started: unknown method", "/data/method",
+     _bad("session.started", _set(["data", "method"], "magic_link"))),
+    ("session.started: seq 2", "/seq",
+     _bad("session.started", _set(["seq"], 2))),
+    ("session.ended: seq 3", "/seq",
+     _bad("session.ended", _set(["seq"], 3))),
+    ("signin.throttled: password in data", "'password' was unexpected",
+     _bad("signin.throttled", _set(["data", "password"], "hunter2"))),
+    ("signin.throttled: password_hash in data", "'password_hash' was unexpected",
+     _bad("signin.throttled", _set(["data", "password_hash"], "$argon2id$v=19$m=65536,t=3,p=4$x$y"))),
+    ("signin.throttled: zero failures", "/data/failures",
+     _bad("signin.throttled", _set(["data", "failures"], 0))),
     # policies and filters
     ("policy.set: filter op like", "/data/policy/read/filter/op",
      _bad("policy.set", _set(["data", "policy", "read", "filter"],
@@ -548,6 +601,11 @@ GOOD_EXTRA = [
         e.update({"stream": f"view/client:{CLIENT}/projects/all"}),
         e["data"].update({"scope": f"client:{CLIENT}", "view": "all"}),
         [e["data"].pop(k) for k in ("filter", "sort", "limit")]))),
+    ("session.ended: seq 1 (a session begun before session.started)", _bad("session.ended", _set(["seq"], 1))),
+    ("session.started: a user, no client", _bad("session.started", lambda e: (
+        e["data"].pop("client_id"), e["data"].update({"kind": "user", "role": "auditor", "principal_id": USER,
+                                                      "method": "password"}),
+        e.update({"actor": {"kind": "user", "id": USER}})))),
     ("view.defined: limit 500", _bad("view.defined", _set(["data", "limit"], 500))),
     ("view.defined: limit 1", _bad("view.defined", _set(["data", "limit"], 1))),
 ]

@@ -57,7 +57,7 @@ std::expected<void, std::string> CredentialStore::put_invitation(std::string_vie
   rocksdb::WriteOptions wo;
   wo.sync = true;
   const auto s = db_->Put(wo, "invite/" + std::string(token_hash),
-                          i.workspace + "\n" + i.contact_id + "\n" + std::to_string(i.expires_at_ms));
+                          i.workspace + "\n" + i.invitee_id + "\n" + std::to_string(i.expires_at_ms));
   if (!s.ok()) return std::unexpected(s.ToString());
   return {};
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the decision functions of the write model (internal to core).
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,16 @@ inline void unknown_members(const Json& body, std::initializer_list<std::string_
   for (const auto& [k, _] : body.as_object()) {
     if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) errors.push_back({prefix + k, "unknown member"});
   }
+}
+
+// One e-mail signs in as one principal per workspace: an active user or contact holds it, and so
+// does an invitation still waiting to be accepted.
+inline bool email_taken(const WorkspaceState& ws, const std::string& mail) {
+  const bool by_user = std::any_of(ws.users.begin(), ws.users.end(),
+                                   [&](const auto& kv) { return kv.second.active && kv.second.email == mail; });
+  const bool by_contact = std::any_of(ws.contacts.begin(), ws.contacts.end(),
+                                      [&](const auto& kv) { return kv.second.active && kv.second.email == mail; });
+  return by_user || by_contact;
 }
 
 }  // namespace apexloop::decide

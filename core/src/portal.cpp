@@ -140,9 +140,7 @@ Decision decide_invite_contact(const WorkspaceState& ws, std::string_view client
   }
   if (!errors.empty()) return std::unexpected(invalid("the contact is not valid", std::move(errors)));
   const std::string mail = lowercase_email(email->as_string());
-  const bool taken = std::any_of(ws.contacts.begin(), ws.contacts.end(),
-                                 [&](const auto& kv) { return kv.second.active && kv.second.email == mail; });
-  if (taken) return std::unexpected(conflict("a contact with this e-mail exists"));
+  if (email_taken(ws, mail)) return std::unexpected(conflict("someone in this workspace already has this e-mail"));
   return std::vector<Draft>{{std::string(event_type::contact_invited), contact_stream(contact_id), 1,
                              Json(Json::Object{{"contact_id", contact_id},
                                                {"client_id", std::string(client_id)},
@@ -267,7 +265,8 @@ Decision decide_end_session(const WorkspaceState& ws, const std::string& session
                             TimestampMs expires_at) {
   if (!is_uuid(session_id)) return std::unexpected(invalid("not a session"));
   if (ws.ended_sessions.contains(session_id)) return std::unexpected(not_found("no such session"));
-  return std::vector<Draft>{{std::string(event_type::session_ended), "session/" + session_id, 1,
+  // seq 2: session.started is the stream's first event.
+  return std::vector<Draft>{{std::string(event_type::session_ended), "session/" + session_id, 2,
                              Json(Json::Object{{"session_id", session_id},
                                                {"principal_id", principal.id},
                                                {"kind", principal.kind},

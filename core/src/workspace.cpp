@@ -40,6 +40,11 @@ const ContactState* WorkspaceState::active_contact(std::string_view id) const {
   return &it->second;
 }
 
+const UserState* WorkspaceState::active_user(std::string_view id) const {
+  auto it = users.find(std::string(id));
+  return it == users.end() || !it->second.active || !it->second.joined ? nullptr : &it->second;
+}
+
 PrincipalVars WorkspaceState::vars_of(const ContactState& contact, TimestampMs now) const {
   const ClientState* client = active_client(contact.client_id);
   return PrincipalVars{contact.id, contact.client_id, client != nullptr ? client->client_type : "", now};
@@ -74,12 +79,30 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     return std::unexpected("event at or before the workspace's last position");
   }
 
-  if (e.type == event_type::user_added) {
+  if (e.type == event_type::user_added || e.type == event_type::user_invited) {
     UserState u{std::string(d.string_or("user_id", "")), std::string(d.string_or("email", "")),
                 std::string(d.string_or("name", "")), std::string(d.string_or("role", ""))};
-    if (u.id.empty() || ws.users.contains(u.id)) return std::unexpected("bad user.added");
+    u.seq = e.seq;
+    if (e.type == event_type::user_invited) {
+      // The expiry is the event's: a replay decides exactly as the original did.
+      auto expires = parse_timestamp(d.string_or("invitation_expires_at", ""));
+      if (!expires) return std::unexpected("bad user.invited");
+      u.joined = false;
+      u.invitation_expires_at = *expires;
+    }
+    if (u.id.empty() || ws.users.contains(u.id)) return std::unexpected("bad " + e.type);
     ws.user_by_email[lowercase_email(u.email)] = u.id;
     ws.users.emplace(u.id, std::move(u));
+  } else if (e.type == event_type::user_joined || e.type == event_type::user_deactivated) {
+    auto it = ws.users.find(std::string(d.string_or("user_id", "")));
+    if (it == ws.users.end()) return std::unexpected("event for an unknown user");
+    if (e.type == event_type::user_joined) {
+      it->second.joined = true;
+      it->second.name = std::string(d.string_or("name", it->second.name));
+    } else {
+      it->second.active = false;
+    }
+    it->second.seq = e.seq;
   } else if (e.type == event_type::database_defined) {
     std::string key(d.string_or("key", ""));
     if (key.empty() || ws.databases.contains(key)) return std::unexpected("bad database.defined");

@@ -81,7 +81,8 @@ bool is_access_event(std::string_view t) {
          t == event_type::client_type_defined || t == event_type::portal_role_defined || t == event_type::client_created ||
          t == event_type::client_updated || t == event_type::client_archived || t == event_type::contact_invited ||
          t == event_type::contact_joined || t == event_type::contact_deactivated || t == event_type::policy_set ||
-         t == event_type::policy_removed || t == event_type::view_defined;
+         t == event_type::policy_removed || t == event_type::view_defined || t == event_type::user_invited ||
+         t == event_type::user_joined || t == event_type::user_deactivated;
 }
 
 // Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/, which holds the record
@@ -452,11 +453,14 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     const WorkspaceState& ws = *access_.workspace(w);
     Step step(ws, kv, e.at);
     std::set<std::string> clients, roles = keys_of(ws.portal_roles), dbs = keys_of(ws.databases);
-    if (e.type == event_type::user_added) {
-      Json::Object u = d.as_object();
-      u.erase("user_id");
-      u["id"] = std::string(d.string_or("user_id", ""));
-      kv.put(keys::user(w, d.string_or("user_id", "")), to_json(Json(std::move(u))));
+    if (e.type.starts_with("user.")) {
+      // The query service ends a deactivated user's sessions with this row, as with contacts.
+      const UserState& u = ws.users.at(std::string(d.string_or("user_id", "")));
+      kv.put(keys::user(w, u.id), to_json(Json(Json::Object{{"id", u.id},
+                                                            {"email", u.email},
+                                                            {"name", u.name},
+                                                            {"role", u.role},
+                                                            {"active", ws.active_user(u.id) != nullptr}})));
       return {};
     }
     if (e.type == event_type::database_defined || e.type == event_type::column_added) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "apexloop/core/access.hpp"
+#include "apexloop/core/authz.hpp"
 #include "apexloop/core/schema.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/store.hpp"
@@ -118,12 +119,12 @@ struct QueryApp::Impl {
     return std::nullopt;
   }
 
-  // Every read route: authenticate, honour Apexloop-After, then answer from the caller's prefix.
-  // A GET answered 200 is kept for reuse by the same credential while the read models stay
-  // exactly as they were (see ResponseCache).
+  // Every read route: authenticate, honour Apexloop-After, check the caller may use `function` at
+  // all (core/authz), then answer from the caller's prefix. A GET answered 200 is kept for reuse
+  // by the same credential while the read models stay exactly as they were (see ResponseCache).
   template <typename F>
-  http::Router::Route guarded(F f) {
-    return [this, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
+  http::Router::Route guarded(Function function, F f) {
+    return [this, function, f](const http::Request& req, http::RequestContext& ctx) -> http::Response {
       if (!ready) return http::problem_for(req, bhttp::status::service_unavailable, "starting");
       // Read before answering: an answer is never older than the version it is filed under.
       const std::uint64_t version = store_version.load();
@@ -135,6 +136,9 @@ struct QueryApp::Impl {
       if (!principal) return std::move(principal.error());
       if (auto wait = wait_for_position(req)) return std::move(*wait);
       if (auto refused = refuse_ended(req, *principal)) return std::move(*refused);
+      if (authorize(principal->kind, principal->role, function) != Verdict::allow) {
+        return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
+      }
       auto res = f(req, ctx, *principal);
       if (!cache_key.empty() && res.result() == bhttp::status::ok) cache.store(cache_key, version, principal->expires_at, res);
       return res;
@@ -152,13 +156,22 @@ struct QueryApp::Impl {
     return key;
   }
 
-  // A session ended by logout, or a contact deactivated or archived, is refused here as in the
-  // command service.
+  // A session ended by logout, a user or contact deactivated (or its client archived), or a
+  // token whose role is no longer the user's, is refused here as in the command service.
   std::optional<http::Response> refuse_ended(const http::Request& req, const Principal& p) const {
     const bool ended = get(keys::session(p.workspace, p.session_id)).has_value() ||
-                       (p.kind == "contact" && !contact_active(p)) || (p.kind != "user" && p.kind != "contact");
+                       (p.kind == "contact" && !contact_active(p)) || (p.kind == "user" && !user_active(p)) ||
+                       (p.kind != "user" && p.kind != "contact");
     if (ended) return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
     return std::nullopt;
+  }
+
+  // A deactivated user's sessions end at once, and a token's role must still be the user's.
+  bool user_active(const Principal& p) const {
+    auto u = get(keys::user(p.workspace, p.id));
+    auto j = u ? parse_json(*u) : std::unexpected(JsonError::malformed);
+    const Json* active = j ? j->find("active") : nullptr;
+    return active != nullptr && active->is_bool() && active->as_bool() && j->string_or("role", "") == p.role;
   }
 
   bool contact_active(const Principal& p) const {
@@ -349,7 +362,6 @@ struct QueryApp::Impl {
   }
 
   http::Response list_clients(const http::Request& req, http::RequestContext&, const Principal& p) {
-    if (p.kind != "user") return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
     Json::Array items;
     const std::string prefix = keys::client_prefix(p.workspace);
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
@@ -406,13 +418,13 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   auto router = std::make_shared<http::Router>();
   http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
                                [&d](std::string& out) { d.samples(out); });
-  auto bind = [&d](auto member) {
-    return d.guarded([&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+  auto bind = [&d](auto member, Function function = Function::read_records) {
+    return d.guarded(function, [&d, member](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
       return (d.*member)(req, ctx, p);
     });
   };
   router->add(bhttp::verb::get, "/api/v1/databases", bind(&Impl::list_databases));
-  router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients));
+  router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients, Function::read_workspace));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   d.server = std::make_unique<http::Server>(

@@ -5,6 +5,8 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include "apexloop/runtime/rate_limit.hpp"
+
 #include <array>
 #include <thread>
 
@@ -19,8 +21,9 @@ namespace {
 // One connection: read a header, vet it, read the body, answer, repeat while keep-alive holds.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, HttpMetrics& metrics)
-      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics) {
+  Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, HttpMetrics& metrics,
+          RateLimiter& limiter)
+      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics), limiter_(limiter) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
@@ -66,6 +69,15 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (parser_->content_length() && *parser_->content_length() > opts_.body_limit) {
       return reply_error(bhttp::status::payload_too_large, "the request body is too large");
+    }
+    // Before any body is read or any handler (an Argon2id hash, a Kafka append) runs.
+    if (limiter_.enabled()) {
+      const auto xff = h["X-Forwarded-For"];
+      const std::string client =
+          client_address(remote_ip_, std::string_view(xff.data(), xff.size()), opts_.trusted_proxies);
+      if (auto wait = limiter_.admit(client, std::chrono::steady_clock::now())) {
+        return reply_error(bhttp::status::too_many_requests, "too many requests from your address; slow down", *wait);
+      }
     }
     if (parser_->is_done()) return handle();
     // A client that asked to be told before sending its body (curl does above 1 KiB) would
@@ -119,11 +131,13 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(res), !res.keep_alive());
   }
 
-  void reply_error(bhttp::status status, std::string_view detail) {
+  void reply_error(bhttp::status status, std::string_view detail,
+                   std::optional<std::chrono::seconds> retry_after = std::nullopt) {
     auto res = problem(11, false, status, "", detail);
     res.set(bhttp::field::server, "apexloop");
+    if (retry_after) res.set(bhttp::field::retry_after, std::to_string(retry_after->count()));
     res.prepare_payload();
-    metrics_.observe("-", "rejected", res.result_int(), 0);
+    metrics_.observe("-", retry_after ? "rate_limited" : "rejected", res.result_int(), 0);
     write(std::move(res), true, true);
   }
 
@@ -176,6 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& opts_;
   const Handler& handler_;
   HttpMetrics& metrics_;
+  RateLimiter& limiter_;
   std::string remote_ip_;
   bool first_ = true;
 };
@@ -186,6 +201,7 @@ struct Server::Impl {
   ServerOptions opts;
   Handler handler;
   HttpMetrics& metrics;
+  RateLimiter limiter{opts.rate_limit_per_second, opts.rate_limit_burst};
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
@@ -197,7 +213,7 @@ struct Server::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), opts, handler, metrics)->run();
+        std::make_shared<Session>(std::move(socket), opts, handler, metrics, limiter)->run();
       }
       accept();
     });

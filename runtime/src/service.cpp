@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +44,15 @@ std::expected<http::ServerOptions, std::string> listen_options(const char* var, 
   opts.port = static_cast<std::uint16_t>(port);
   opts.threads = static_cast<int>(env_long("APEXLOOP_HTTP_THREADS", threads));
   opts.body_limit = static_cast<std::size_t>(env_long("APEXLOOP_MAX_BODY_BYTES", 1024 * 1024));
+  opts.rate_limit_per_second = static_cast<double>(env_long("APEXLOOP_RATE_LIMIT_PER_SECOND", 100));
+  opts.rate_limit_burst = static_cast<double>(env_long("APEXLOOP_RATE_LIMIT_BURST", 200));
+  opts.trusted_proxies.clear();
+  const std::string proxies = env_or("APEXLOOP_TRUSTED_PROXIES", "127.0.0.1,::1");
+  for (std::size_t start = 0; start <= proxies.size();) {
+    const auto comma = std::min(proxies.find(',', start), proxies.size());
+    if (comma > start) opts.trusted_proxies.push_back(proxies.substr(start, comma - start));
+    start = comma + 1;
+  }
   return opts;
 }
 

@@ -38,6 +38,8 @@ class Stack {
   std::string bootstrap;
   Process command, projector, query, nginx;
   std::uint16_t command_port = 0, projector_port = 0, query_port = 0, origin = 0;
+  // Settings on top of env() for one service (by name), for a test that restarts it differently.
+  std::map<std::string, std::map<std::string, std::string>> overrides;
 
   ~Stack() {
     // Keep the logs of a failed run for a look; otherwise leave nothing behind.
@@ -68,13 +70,19 @@ class Stack {
             {"APEXLOOP_COMMAND_LISTEN", "127.0.0.1:0"},
             {"APEXLOOP_QUERY_LISTEN", "127.0.0.1:0"},
             {"APEXLOOP_PROJECTOR_LISTEN", "127.0.0.1:0"},
+            // High enough that no test trips it by accident; the rate-limit test restarts a
+            // service with a low one.
+            {"APEXLOOP_RATE_LIMIT_PER_SECOND", "100000"},
+            {"APEXLOOP_RATE_LIMIT_BURST", "100000"},
             {"APEXLOOP_PORT_FILE", dir + "/" + name + ".port"}};
   }
 
   std::pair<Process, std::uint16_t> spawn(const std::string& name, const std::string& bin,
                                           const std::string& data_dir) {
     std::filesystem::remove(dir + "/" + name + ".port");
-    Process p(name, {bin}, env(name, data_dir), dir + "/" + name + ".log");
+    auto vars = env(name, data_dir);
+    for (const auto& [k, v] : overrides[name]) vars[k] = v;
+    Process p(name, {bin}, vars, dir + "/" + name + ".log");
     const auto port = wait_port_file(dir + "/" + name + ".port", 60s);
     if (port == 0) throw std::runtime_error(name + " did not start; see " + dir + "/" + name + ".log");
     return {std::move(p), port};
@@ -101,6 +109,17 @@ class Stack {
       if (!wait_ready(port, "/readyz", 60s)) throw std::runtime_error(std::string(what) + " never became ready");
     }
     if (!wait_ready(origin, "/", 10s)) throw std::runtime_error("nginx did not start; see " + dir + "/nginx-error.log");
+  }
+
+  // Restarts the command service with `settings` on top of the stack's (none: as at the start), on
+  // the same port so nginx keeps reaching it; answers once its write model has caught up.
+  void restart_command(std::map<std::string, std::string> settings) {
+    command.signal(SIGTERM);
+    if (command.wait(std::chrono::seconds(20)) != 0) throw std::runtime_error("command did not stop cleanly");
+    settings["APEXLOOP_COMMAND_LISTEN"] = "127.0.0.1:" + std::to_string(command_port);
+    overrides["command"] = std::move(settings);
+    std::tie(command, command_port) = spawn("command", APEXLOOP_COMMAND_BIN, dir + "/data");
+    if (!wait_ready(command_port, "/readyz", 60s)) throw std::runtime_error("command never became ready after a restart");
   }
 
   // Sum of the topic's high watermarks: how many events the log holds.
@@ -133,6 +152,24 @@ class Stack {
     return out;
   }
 };
+
+// No secret may appear in the event log or in any service's log lines: passwords, raw session
+// and invitation tokens, the bootstrap token, and no password hash at all.
+inline void expect_no_secrets(const Stack& stack, const std::vector<std::string>& secrets) {
+  ASSERT_FALSE(secrets.empty());
+  std::vector<std::pair<std::string, std::string>> texts;  // (where, text)
+  for (const auto& m : stack.read_log()) texts.emplace_back("event " + m.type, m.value);
+  for (const char* name : {"command.log", "projector.log", "query.log"}) texts.emplace_back(name, read_file(stack.dir + "/" + name));
+  ASSERT_GT(texts.size(), 3u) << "the log is empty";
+  for (const auto& [where, text] : texts) {
+    EXPECT_EQ(text.find("$argon2id$"), std::string::npos) << where;
+    EXPECT_EQ(text.find(kBootstrapToken), std::string::npos) << where;
+    for (const auto& secret : secrets) {
+      ASSERT_GE(secret.size(), 10u) << "too short to scan for: " << secret;
+      EXPECT_EQ(text.find(secret), std::string::npos) << where << " carries a secret";
+    }
+  }
+}
 
 inline Json json_of(const HttpResult& r) {
   auto j = parse_json(r.body);

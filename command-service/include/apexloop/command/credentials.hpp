@@ -24,7 +24,7 @@ struct Credential {
 // An open invitation, found by the SHA-256 of its token (the raw token is never stored).
 struct Invitation {
   std::string workspace;
-  std::string contact_id;
+  std::string invitee_id;  // a contact or an internal user
   std::int64_t expires_at_ms = 0;
 };
 

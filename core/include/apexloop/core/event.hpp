@@ -30,6 +30,11 @@ inline constexpr std::string_view policy_set = "policy.set";
 inline constexpr std::string_view policy_removed = "policy.removed";
 inline constexpr std::string_view view_defined = "view.defined";
 inline constexpr std::string_view session_ended = "session.ended";
+inline constexpr std::string_view user_invited = "user.invited";
+inline constexpr std::string_view user_joined = "user.joined";
+inline constexpr std::string_view user_deactivated = "user.deactivated";
+inline constexpr std::string_view session_started = "session.started";
+inline constexpr std::string_view signin_throttled = "signin.throttled";
 }  // namespace event_type
 
 struct Actor {

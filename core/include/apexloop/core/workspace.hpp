@@ -31,6 +31,10 @@ struct UserState {
   std::string email;
   std::string name;
   std::string role;  // admin, member, auditor
+  bool joined = true;  // false while an invitation (user.invited) is open
+  bool active = true;
+  TimestampMs invitation_expires_at;
+  std::uint64_t seq = 0;
 };
 
 struct ClientState {
@@ -94,6 +98,8 @@ class WorkspaceState final : public RefResolver {
                                                     std::string_view db) const;
   [[nodiscard]] const ClientState* active_client(std::string_view id) const;
   [[nodiscard]] const ContactState* active_contact(std::string_view id) const;
+  // A user that has joined and is not deactivated.
+  [[nodiscard]] const UserState* active_user(std::string_view id) const;
   // The contact's variables for filters, at `now`.
   [[nodiscard]] PrincipalVars vars_of(const ContactState& contact, TimestampMs now) const;
 
@@ -184,6 +190,46 @@ struct CreateOutcome {
 // Logout: the session's id (never its token) goes into the log, and every service refuses it.
 [[nodiscard]] Decision decide_end_session(const WorkspaceState& ws, const std::string& session_id,
                                           const Actor& principal, TimestampMs expires_at);
+// ---- internal users, invitations and sessions (people.cpp) ----
+
+// `{email, name, role: admin/member/auditor}`: an internal user invited to join; the token is
+// the caller's business and never enters the event, only its expiry does.
+[[nodiscard]] Decision decide_invite_user(const WorkspaceState& ws, const Json& body, const std::string& user_id,
+                                          TimestampMs expires_at);
+// Deactivation ends the user's sessions everywhere; the last active admin cannot be deactivated.
+[[nodiscard]] Decision decide_deactivate_user(const WorkspaceState& ws, std::string_view id);
+
+// Who a session is for: its principal as the token states it.
+struct SessionGrant {
+  std::string kind;  // "user" or "contact"
+  std::string id;
+  std::string role;
+  std::string client_id;  // contacts only
+};
+// The grant for a credential's owner, if it may sign in now: a joined, active user or contact.
+[[nodiscard]] std::optional<SessionGrant> may_sign_in(const WorkspaceState& ws, std::string_view id);
+
+// An open invitation: a user or contact that has not joined, is active, and whose invitation
+// (its expiry taken from the invitation event, never from a clock at replay) runs past `now`.
+struct Invitee {
+  SessionGrant grant;
+  std::string email;
+};
+[[nodiscard]] std::optional<Invitee> open_invitation(const WorkspaceState& ws, std::string_view id, TimestampMs now);
+// `{name?, password}` for an open invitation: user.joined or contact.joined. Not open (used,
+// expired, deactivated, unknown) is not_found, one answer for all.
+[[nodiscard]] Decision decide_accept_invitation(const WorkspaceState& ws, std::string_view id, const Json& body,
+                                                TimestampMs now);
+
+// session.started: every sign-in and every accepted invitation leaves one in the log, with the
+// session's id and never its token. `method` is "password" or "invitation".
+[[nodiscard]] Draft session_started(const SessionGrant& who, const std::string& session_id, TimestampMs expires_at,
+                                    std::string_view method);
+// signin.throttled: an account of this workspace was locked after repeated failed sign-ins. The
+// e-mail is the one tried (the account may not exist); `episode_id` names the stream.
+[[nodiscard]] Draft signin_throttled(std::string_view email, int failures, TimestampMs locked_until,
+                                     const std::string& episode_id);
+
 [[nodiscard]] Decision decide_remove_policy(const WorkspaceState& ws, std::string_view scope, std::string_view role,
                                             std::string_view db);
 

@@ -33,6 +33,11 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds idle_timeout{60};
   int threads = 4;
+  // Per client address (see rate_limit.hpp): requests per second on average and the burst
+  // allowed above it; 0 per second is no limit. Answered 429 with Retry-After.
+  double rate_limit_per_second = 0;
+  double rate_limit_burst = 0;
+  std::vector<std::string> trusted_proxies{"127.0.0.1", "::1"};  // whose X-Forwarded-For counts
 };
 
 struct RequestContext {
