@@ -191,6 +191,32 @@ Decision decide_set_policy(const WorkspaceState& ws, std::string_view scope, std
                                                {"policy", normalized_policy(body, *policy)}})}};
 }
 
+std::optional<ViewDef> view_def_from_json(const Json& definition, const DatabaseDef& db) {
+  ViewDef view;
+  const Json* columns = definition.find("columns");
+  if (columns == nullptr || !columns->is_array()) return std::nullopt;
+  for (const auto& c : columns->as_array()) {
+    if (!c.is_string()) return std::nullopt;
+    view.columns.push_back(c.as_string());
+  }
+  std::vector<std::string> grantable;
+  for (const auto& c : db.columns) {
+    if (!c.internal) grantable.push_back(c.key);
+  }
+  if (const Json* f = definition.find("filter"); f != nullptr && !f->is_null()) {
+    auto parsed = parse_filter(*f, db, "filter", grantable);
+    if (!parsed) return std::nullopt;
+    view.filter = std::move(*parsed);
+  }
+  if (const Json* sort = definition.find("sort"); sort != nullptr && sort->is_array()) {
+    for (const auto& k : sort->as_array()) {
+      view.sort.push_back({std::string(k.string_or("field", "")), k.string_or("dir", "asc") == "desc"});
+    }
+  }
+  if (const Json* limit = definition.find("limit"); limit != nullptr && limit->is_int()) view.limit = limit->as_int();
+  return view;
+}
+
 Decision decide_define_view(const WorkspaceState& ws, std::string_view scope, std::string_view db_key,
                             std::string_view view, const Json& body) {
   if (auto e = check_scope(ws, scope)) return std::unexpected(*e);

@@ -222,8 +222,13 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     // Sessions past their expiry are refused anyway; forget them so the set stays small.
     std::erase_if(ws.ended_sessions, [&](const auto& kv) { return kv.second < e.at.ms; });
   } else if (e.type == event_type::view_defined) {
-    ws.view_seqs[{std::string(d.string_or("scope", "")), std::string(d.string_or("database", "")),
-                  std::string(d.string_or("view", ""))}] = e.seq;
+    const std::tuple<std::string, std::string, std::string> key{
+        std::string(d.string_or("scope", "")), std::string(d.string_or("database", "")), std::string(d.string_or("view", ""))};
+    const DatabaseDef* db = ws.database(std::get<1>(key));
+    auto view = db == nullptr ? std::nullopt : view_def_from_json(d, *db);
+    if (!view) return std::unexpected("bad view.defined");
+    ws.views.insert_or_assign(key, std::move(*view));
+    ws.view_seqs[key] = e.seq;
   }
   // Types this model does not know are facts for other consumers; they still advance the position.
   ws.last_position = at;

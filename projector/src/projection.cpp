@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
@@ -53,6 +54,67 @@ std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::s
   const auto order = location ? keys::order_of_location(*location) : std::string_view();
   if (order.empty()) return std::nullopt;
   return kv.get(keys::list_prefix(ws, set, db) + std::string(order));
+}
+
+bool view_indexed(const ViewDef& view, bool per_contact) {
+  if (!view.filter) return true;
+  return !uses_var(*view.filter, "now") && (per_contact || !uses_var(*view.filter, "contact.id"));
+}
+
+namespace {
+
+// One sort value, ordered like the query-time comparison it replaces: absent after everything,
+// numbers by value, anything else by its text. Text is escaped (0 -> 0 0xff) and terminated
+// (0 1) so that a shorter value sorts before its extensions and the next key cannot bleed in.
+void append_sort_value(std::string& out, const Json* v, bool descending) {
+  const std::size_t start = out.size();
+  if (v == nullptr || v->is_null()) {
+    out.push_back('\x02');
+  } else if (v->is_number()) {
+    out.push_back('\x01');
+    const double d = v->as_number();
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof bits);
+    bits = (bits >> 63) != 0 ? ~bits : bits | (std::uint64_t{1} << 63);
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  } else {
+    out.push_back('\x01');
+    const std::string text = v->is_string() ? v->as_string() : to_json(*v);
+    for (const char c : text) {
+      out.push_back(c);
+      if (c == '\0') out.push_back('\xff');
+    }
+    out.push_back('\0');
+    out.push_back('\x01');
+  }
+  if (descending) {
+    for (std::size_t i = start; i < out.size(); ++i) out[i] = static_cast<char>(~out[i]);
+  }
+}
+
+// A sort field's value in a served record: a system field, else a field.
+const Json* sort_value(const Json& served, const std::string& field) {
+  if (const Json* v = served.find(field)) return v;
+  const Json* fields = served.find("fields");
+  return fields == nullptr ? nullptr : fields->find(field);
+}
+
+}  // namespace
+
+std::string view_sort_key(const ViewDef& view, const Json& served) {
+  std::string out;
+  for (const auto& key : view.sort) append_sort_value(out, sort_value(served, key.field), key.descending);
+  return out;
+}
+
+std::string view_row(const ViewDef& view, const DatabaseDef& db, Json served) {
+  const ColumnDef* owner = owner_column(db);
+  auto& fields = served.as_object()["fields"].as_object();
+  std::erase_if(fields, [&](const auto& kv) {
+    return (owner == nullptr || kv.first != owner->key) &&
+           std::find(view.columns.begin(), view.columns.end(), kv.first) == view.columns.end();
+  });
+  return served_json(served, fields);
 }
 
 std::vector<PrincipalSet> principal_sets(const WorkspaceState& ws, std::string_view client, std::string_view role,
@@ -117,6 +179,30 @@ std::set<std::pair<std::string, std::string>> relation_targets(const DatabaseDef
     for (const auto& id : v->as_array()) {
       if (id.is_string()) out.emplace(std::string(col.options.string_or("database", "")), id.as_string());
     }
+  }
+  return out;
+}
+
+// A list of keys as one value: each key length-prefixed (keys here may hold any byte).
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) {
+    const auto n = static_cast<std::uint32_t>(k.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    out += k;
+  }
+  return out;
+}
+
+std::vector<std::string> split_keys(std::string_view joined) {
+  std::vector<std::string> out;
+  while (joined.size() >= 4) {
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(joined[i])) << (8 * i);
+    joined.remove_prefix(4);
+    if (n > joined.size()) throw std::runtime_error("corrupt view refs");
+    out.emplace_back(joined.substr(0, n));
+    joined.remove_prefix(n);
   }
   return out;
 }
@@ -277,10 +363,56 @@ class Step {
         return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
       });
       kv_.put(l_key, served);
+      place_views(set, db, rec.order, &served);
     } else if (was) {
       kv_.del(l_key);
+      place_views(set, db, rec.order, nullptr);
     }
     return was != is;
+  }
+
+  // The views `set` reads `db` through: its client type's, replaced by name by its client's own.
+  std::map<std::string, const ViewDef*> views_of(const PrincipalSet& set, const std::string& db) const {
+    std::map<std::string, const ViewDef*> out;
+    for (const std::string& scope : {"type:" + set.vars.client_type, "client:" + set.vars.client_id}) {
+      for (auto it = ws_.views.lower_bound({scope, db, ""});
+           it != ws_.views.end() && std::get<0>(it->first) == scope && std::get<1>(it->first) == db; ++it) {
+        out[std::get<2>(it->first)] = &it->second;
+      }
+    }
+    return out;
+  }
+
+  bool has_views(const std::string& db) const {
+    return std::any_of(ws_.views.begin(), ws_.views.end(), [&](const auto& v) { return std::get<1>(v.first) == db; });
+  }
+
+  // Puts a record's rows in the set's view indexes (or, with `served` null, takes them out),
+  // replacing the keys it had there, which its view-refs entry lists.
+  void place_views(const PrincipalSet& set, const DatabaseDef& db, const std::string& order, const std::string* served) {
+    if (!has_views(db.key)) return;
+    const std::string refs_key = keys::view_refs_prefix(ws_.id, set.id, db.key) + order;
+    std::vector<std::string> placed;
+    if (served != nullptr) {
+      auto row = parse_json(*served);
+      if (!row) throw std::runtime_error("unreadable served record");
+      const Json::Object& fields = row->find("fields")->as_object();
+      const RecordView rv{fields, row->string_or("id", ""), static_cast<std::uint64_t>(row->find("version")->as_int()),
+                          row->string_or("created_at", ""), row->string_or("updated_at", "")};
+      for (const auto& [name, view] : views_of(set, db.key)) {
+        if (!view_indexed(*view, !set.vars.contact_id.empty())) continue;
+        if (view->filter && !evaluate(*view->filter, rv, set.vars)) continue;
+        placed.push_back(keys::view_index_prefix(ws_.id, set.id, db.key, name) + view_sort_key(*view, *row) + order);
+        kv_.put(placed.back(), view_row(*view, db, *row));
+      }
+    }
+    if (auto before = kv_.get(refs_key)) {
+      for (const auto& key : split_keys(*before)) {
+        if (std::find(placed.begin(), placed.end(), key) == placed.end()) kv_.del(key);
+      }
+      if (placed.empty()) kv_.del(refs_key);
+    }
+    if (!placed.empty()) kv_.put(refs_key, join_keys(placed));
   }
 
   // A relation value that points at a record this set cannot see is left out, so its existence
@@ -346,6 +478,9 @@ class Step {
       ids.push_back(served_id(served));
       kv_.del(key);
     });
+    for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db)}) {
+      kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
+    }
     kv_.del(keys::set_database(ws_.id, set, db));
     for (const auto& id : ids) reproject_referrers(client, db, id);
   }
@@ -404,6 +539,18 @@ class Step {
   KvView& kv_;
   TimestampMs now_;
 };
+
+// The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
+std::set<std::string> clients_in_scope(const WorkspaceState& before, const WorkspaceState& after, std::string_view scope) {
+  if (scope.starts_with("client:")) return {std::string(scope.substr(7))};
+  std::set<std::string> out;
+  for (const auto* model : {&before, &after}) {
+    for (const auto& [id, c] : model->clients) {
+      if ("type:" + c.client_type == scope) out.insert(id);
+    }
+  }
+  return out;
+}
 
 std::set<std::string> keys_of(const auto& map) {
   std::set<std::string> out;
@@ -483,7 +630,9 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
       for (const char* k : {"scope", "database", "view"}) view.erase(k);
       kv.put(keys::view(w, d.string_or("scope", ""), d.string_or("database", ""), d.string_or("view", "")),
              to_json(Json(std::move(view))));
-      return {};
+      // The sets of the clients in scope rebuild their view rows (a view changes rarely).
+      clients = clients_in_scope(before, ws, d.string_or("scope", ""));
+      dbs = {std::string(d.string_or("database", ""))};
     } else if (e.type == event_type::client_created || e.type == event_type::client_updated ||
                e.type == event_type::client_archived) {
       clients = {std::string(d.string_or("client_id", ""))};
@@ -511,16 +660,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
       clients = {c.client_id};
       roles = {c.role};
     } else if (e.type == event_type::policy_set || e.type == event_type::policy_removed) {
-      const std::string scope(d.string_or("scope", ""));
-      if (scope.starts_with("client:")) {
-        clients = {scope.substr(7)};
-      } else {
-        for (const auto* model : {&before, &ws}) {
-          for (const auto& [id, c] : model->clients) {
-            if ("type:" + c.client_type == scope) clients.insert(id);
-          }
-        }
-      }
+      clients = clients_in_scope(before, ws, d.string_or("scope", ""));
       roles = {std::string(d.string_or("role", ""))};
       dbs = {std::string(d.string_or("database", ""))};
     }

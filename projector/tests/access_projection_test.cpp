@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/projection.hpp"
 
@@ -89,6 +92,22 @@ class AccessProjection : public ::testing::Test {
     return n;
   }
   const WorkspaceState& ws() const { return *wm.workspace(kWs); }
+  void define_view(const std::string& scope, const std::string& name, const std::string& body) {
+    auto d = decide_define_view(ws(), scope, "tickets", name, parse(body));
+    ASSERT_TRUE(d.has_value()) << body;
+    commit(*d);
+  }
+  // A view's rows as the projector keeps them for `set`, in order.
+  std::vector<Json> view_rows(const std::string& set, const std::string& name) {
+    std::vector<Json> out;
+    kv.scan(keys::view_index_prefix(kWs, set, "tickets", name), [&](std::string_view, std::string_view v) { out.push_back(parse(v)); });
+    return out;
+  }
+  static std::vector<std::string> titles(const std::vector<Json>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.emplace_back(r.find("fields")->string_or("title", "<none>"));
+    return out;
+  }
 
   WriteModel wm;
   Projection proj;
@@ -200,6 +219,99 @@ TEST_F(AccessProjection, ARestartedProjectionContinuesLikeTheOriginal) {
   ASSERT_TRUE(proj.apply(e, Position{0, offset}, kv).has_value());
   ASSERT_TRUE(restarted.apply(e, Position{0, offset}, copy).has_value());
   EXPECT_EQ(copy.data, kv.data);
+}
+
+
+TEST_F(AccessProjection, ViewsAreKeptInOrderCutToTheirColumnsAndFollowEdits) {
+  define_view("type:retainer", "open_desc",
+              R"({"columns":["title"],"filter":{"field":"status","op":"eq","value":"open"},"sort":[{"field":"title","dir":"desc"}]})");
+  const auto a = create("tickets", R"({"owner":")" + kAcme + R"(","title":"Alpha","status":"open","margin":7})");
+  const auto z = create("tickets", R"({"owner":")" + kAcme + R"(","title":"Zulu","status":"open"})");
+  create("tickets", R"({"owner":")" + kAcme + R"(","title":"Done one","status":"done"})");
+  EXPECT_EQ(titles(view_rows(kAcmeSet, "open_desc")), (std::vector<std::string>{"Zulu", "Printer", "Alpha"}));
+  const auto rows = view_rows(kAcmeSet, "open_desc");
+  EXPECT_EQ(to_json(*rows[0].find("fields")), R"({"owner":")" + kAcme + R"(","title":"Zulu"})");  // cut to the view
+  EXPECT_EQ(titles(view_rows(kGlobexSet, "open_desc")), (std::vector<std::string>{"Globex CANARY-G"}));
+
+  update("tickets", a, R"({"title":"Yankee"})");  // moves
+  update("tickets", z, R"({"status":"done"})");   // leaves: the view's filter
+  EXPECT_EQ(titles(view_rows(kAcmeSet, "open_desc")), (std::vector<std::string>{"Yankee", "Printer"}));
+  update("tickets", a, R"({"status":"draft"})");  // leaves: the policy's filter
+  EXPECT_EQ(titles(view_rows(kAcmeSet, "open_desc")), (std::vector<std::string>{"Printer"}));
+  update("tickets", t1, R"({"owner":")" + kGlobex + R"("})");  // moves to another client's set
+  EXPECT_TRUE(view_rows(kAcmeSet, "open_desc").empty());
+  EXPECT_EQ(titles(view_rows(kGlobexSet, "open_desc")), (std::vector<std::string>{"Printer", "Globex CANARY-G"}));
+
+  // Redefined, and a client's own view of the same name replaces its type's.
+  define_view("client:" + kGlobex, "open_desc", R"({"columns":["status"],"sort":[{"field":"title","dir":"asc"}]})");
+  EXPECT_EQ(view_rows(kGlobexSet, "open_desc").size(), 2u);
+  EXPECT_EQ(to_json(*view_rows(kGlobexSet, "open_desc")[0].find("fields")), R"({"owner":")" + kGlobex + R"(","status":"open"})");
+  EXPECT_EQ(view_rows(kGlobexSet, "open_desc")[0].string_or("id", ""), t2);  // "Globex CANARY-G" < "Printer"
+
+  // Archiving the client drops its set, views included.
+  commit(*decide_archive_client(ws(), kGlobex));
+  std::size_t left = 0;
+  kv.scan(keys::set_prefix(kWs, kGlobexSet), [&](std::string_view, std::string_view) { ++left; });
+  EXPECT_EQ(left, 0u);
+}
+
+TEST_F(AccessProjection, AViewThatReadsTheClockIsLeftToQueryTime) {
+  define_view("type:retainer", "recent", R"({"columns":["title"],"filter":{"field":"created_at","op":"lt","value":{"var":"now"}}})");
+  EXPECT_FALSE(view_indexed(ws().views.begin()->second, true));
+  EXPECT_TRUE(view_rows(kAcmeSet, "recent").empty());
+  std::size_t refs = 0;
+  kv.scan(keys::view_refs_prefix(kWs, kAcmeSet, "tickets"), [&](std::string_view, std::string_view) { ++refs; });
+  EXPECT_EQ(refs, 0u);
+}
+
+// The kept order must be exactly the query-time order it replaces: a stable sort of the set's
+// rows (creation order) by the sort keys, absent values last, numbers by value, text byte-wise,
+// a descending key reversing all of that. Random records and edits, checked after every step.
+TEST_F(AccessProjection, AKeptViewEqualsFilteringAndSortingTheSetAtQueryTime) {
+  define_view("type:retainer", "mixed",
+              R"({"columns":["title","status"],"filter":{"field":"status","op":"ne","value":"done"},)"
+              R"("sort":[{"field":"status","dir":"desc"},{"field":"title","dir":"asc"},{"field":"version","dir":"desc"}]})");
+  auto compare = [](const Json* a, const Json* b) {
+    const bool an = a == nullptr || a->is_null(), bn = b == nullptr || b->is_null();
+    if (an || bn) return an == bn ? 0 : (an ? 1 : -1);
+    if (a->is_number() && b->is_number()) return (a->as_number() > b->as_number()) - (a->as_number() < b->as_number());
+    return a->as_string() < b->as_string() ? -1 : a->as_string() > b->as_string() ? 1 : 0;
+  };
+  auto value = [](const Json& r, const std::string& f) -> const Json* {
+    if (const Json* v = r.find(f)) return v;
+    return r.find("fields")->find(f);
+  };
+  std::mt19937_64 rng(20261130);
+  const std::vector<std::string> words{"", "a", "b", "ab", "B", "a\\u00e9b", "Zed", "zed"};
+  const std::vector<std::string> statuses{"open", "done", "draft"};
+  std::vector<std::string> ids{t1, t3};
+  for (int step = 0; step < 150; ++step) {
+    const std::string& word = words[rng() % words.size()];
+    const std::string title = word.empty() ? "" : R"("title":")" + word + R"(",)";
+    const std::string status = R"("status":")" + statuses[rng() % statuses.size()] + R"(")";
+    if (rng() % 3 == 0 || ids.size() < 3) {
+      ids.push_back(create("tickets", R"({"owner":")" + kAcme + R"(",)" + title + status + "}"));
+    } else {
+      update("tickets", ids[rng() % ids.size()], word.empty() ? "{" + status + R"(,"title":null})" : "{" + title + status + "}");
+    }
+    std::vector<Json> expected;
+    kv.scan(keys::list_prefix(kWs, kAcmeSet, "tickets"), [&](std::string_view, std::string_view v) {
+      Json r = parse(v);
+      if (r.find("fields")->string_or("status", "") != "done") expected.push_back(std::move(r));
+    });
+    std::stable_sort(expected.begin(), expected.end(), [&](const Json& a, const Json& b) {
+      for (const auto& [field, desc] : std::vector<std::pair<std::string, bool>>{{"status", true}, {"title", false}, {"version", true}}) {
+        const int c = compare(value(a, field), value(b, field));
+        if (c != 0) return desc ? c > 0 : c < 0;
+      }
+      return false;
+    });
+    const auto kept = view_rows(kAcmeSet, "mixed");
+    ASSERT_EQ(kept.size(), expected.size()) << "step " << step;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      ASSERT_EQ(kept[i].string_or("id", ""), expected[i].string_or("id", "")) << "step " << step << " row " << i;
+    }
+  }
 }
 
 }  // namespace

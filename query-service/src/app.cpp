@@ -269,8 +269,9 @@ struct QueryApp::Impl {
   }
 
   // A named view over the caller's own rows: it starts from the already-permitted set, so it can
-  // only narrow. The view is the client's own, else its client type's. Rows are filtered, cut to
-  // the view's columns (and the owner), sorted, and paged by position.
+  // only narrow. The view is the client's own, else its client type's. The projector keeps the
+  // rows of most views ready, in order and cut to their columns; a view whose filter reads the
+  // clock (or a contact's id, in a set contacts share) is filtered and sorted here, the same way.
   http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, const std::string& set,
                            const std::string& db_key, const std::string& name, std::optional<std::size_t> limit) {
     auto no_view = [&] { return http::problem_for(req, bhttp::status::not_found, "no such view"); };
@@ -278,60 +279,39 @@ struct QueryApp::Impl {
     auto client = get(keys::client(p.workspace, p.client_id));
     auto client_json = client ? parse_json(*client) : std::unexpected(JsonError::malformed);
     if (!client_json) return no_view();
-    auto view = get(keys::view(p.workspace, "client:" + p.client_id, db_key, name));
-    if (!view) view = get(keys::view(p.workspace, "type:" + std::string(client_json->string_or("client_type", "")), db_key, name));
-    auto view_json = view ? parse_json(*view) : std::unexpected(JsonError::malformed);
+    const std::string client_type(client_json->string_or("client_type", ""));
+    auto view_text = get(keys::view(p.workspace, "client:" + p.client_id, db_key, name));
+    if (!view_text) view_text = get(keys::view(p.workspace, "type:" + client_type, db_key, name));
+    auto view_json = view_text ? parse_json(*view_text) : std::unexpected(JsonError::malformed);
     auto db_json = get(keys::database(p.workspace, db_key));
     auto db_parsed = db_json ? parse_json(*db_json) : std::unexpected(JsonError::malformed);
     if (!view_json || !db_parsed) return no_view();
     const DatabaseDef def = database_from_json(*db_parsed);
-    std::vector<std::string> columns, grantable;
-    for (const auto& c : view_json->find("columns")->as_array()) columns.push_back(c.as_string());
-    if (const ColumnDef* owner = owner_column(def)) columns.push_back(owner->key);
-    for (const auto& c : def.columns) {
-      if (!c.internal) grantable.push_back(c.key);
+    const auto view = view_def_from_json(*view_json, def);
+    if (!view) return no_view();
+    const std::size_t page = limit.value_or(view->limit ? static_cast<std::size_t>(*view->limit) : kDefaultLimit);
+    const std::string cursor = ctx.params.contains("?cursor") ? ctx.params.at("?cursor") : "";
+    if (projector::view_indexed(*view, std::count(set.begin(), set.end(), ':') == 2)) {
+      return list_view_index(req, keys::view_index_prefix(p.workspace, set, db_key, name), cursor, page);
     }
-    std::optional<Filter> filter;
-    if (const Json* f = view_json->find("filter")) {
-      auto parsed = parse_filter(*f, def, "filter", grantable);
-      if (!parsed) return no_view();
-      filter = std::move(*parsed);
-    }
-    const PrincipalVars vars{p.id, p.client_id, std::string(client_json->string_or("client_type", "")), clock.now()};
-    std::vector<Json> rows;
+    const PrincipalVars vars{p.id, p.client_id, client_type, clock.now()};
+    std::vector<std::pair<std::string, Json>> rows;  // (sort key, row), in creation order
     const std::string prefix = keys::list_prefix(p.workspace, set, db_key);
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto rec = parse_json(it->value().ToStringView());
       if (!rec) continue;
-      auto& fields = rec->as_object()["fields"].as_object();
+      const auto& fields = rec->find("fields")->as_object();
       const RecordView rv{fields, rec->string_or("id", ""), static_cast<std::uint64_t>(rec->find("version")->as_int()),
                           rec->string_or("created_at", ""), rec->string_or("updated_at", "")};
-      if (filter && !evaluate(*filter, rv, vars)) continue;
-      rows.push_back(std::move(*rec));
+      if (view->filter && !evaluate(*view->filter, rv, vars)) continue;
+      rows.emplace_back(projector::view_sort_key(*view, *rec), std::move(*rec));
     }
-    if (const Json* sort = view_json->find("sort")) {
-      std::stable_sort(rows.begin(), rows.end(), [&](const Json& a, const Json& b) {
-        for (const auto& key : sort->as_array()) {
-          const std::string field(key.string_or("field", ""));
-          auto value = [&](const Json& r) -> const Json* {
-            if (const Json* v = r.find(field)) return v;  // system fields
-            return r.find("fields")->find(field);
-          };
-          const int c = compare_values(value(a), value(b));
-          if (c != 0) return key.string_or("dir", "asc") == "desc" ? c > 0 : c < 0;
-        }
-        return false;
-      });
-    }
-    std::size_t page = limit.value_or(kDefaultLimit);
-    if (!limit) {
-      if (const Json* l = view_json->find("limit"); l != nullptr && l->is_int()) page = static_cast<std::size_t>(l->as_int());
-    }
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::size_t from = 0;
-    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
-      auto r = std::from_chars(c->second.data() + std::min<std::size_t>(1, c->second.size()), c->second.data() + c->second.size(), from);
-      if (!c->second.starts_with("v") || r.ec != std::errc{} || r.ptr != c->second.data() + c->second.size()) {
+    if (!cursor.empty()) {
+      auto r = std::from_chars(cursor.data() + 1, cursor.data() + cursor.size(), from);
+      if (!cursor.starts_with("v") || r.ec != std::errc{} || r.ptr != cursor.data() + cursor.size()) {
         return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
       }
     }
@@ -339,10 +319,8 @@ struct QueryApp::Impl {
     std::size_t next = from;
     for (; next < rows.size() && next - from < page; ++next) {
       // Cut to the view's columns only now: the filter and the sort saw every readable field.
-      auto& fields = rows[next].as_object()["fields"].as_object();
-      std::erase_if(fields, [&](const auto& kv) { return std::find(columns.begin(), columns.end(), kv.first) == columns.end(); });
       if (next > from) body.push_back(',');
-      body += projector::served_json(rows[next], fields);
+      body += projector::view_row(*view, def, std::move(rows[next].second));
     }
     body += "],\"next_cursor\":";
     body += next < rows.size() ? "\"v" + std::to_string(next) + "\"" : std::string("null");
@@ -350,15 +328,58 @@ struct QueryApp::Impl {
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }
 
-  // Sort order for view rows: absent last, numbers numerically, strings byte-wise.
-  static int compare_values(const Json* a, const Json* b) {
-    const bool an = a == nullptr || a->is_null();
-    const bool bn = b == nullptr || b->is_null();
-    if (an || bn) return an == bn ? 0 : (an ? 1 : -1);
-    if (a->is_number() && b->is_number()) return (a->as_number() > b->as_number()) - (a->as_number() < b->as_number());
-    const std::string x = a->is_string() ? a->as_string() : to_json(*a);
-    const std::string y = b->is_string() ? b->as_string() : to_json(*b);
-    return (x > y) - (x < y);
+  // A page of a view the projector keeps: the cursor is `k` and the hex of the last row's key.
+  http::Response list_view_index(const http::Request& req, const std::string& prefix, const std::string& cursor,
+                                 std::size_t page) {
+    std::string start = prefix;
+    if (!cursor.empty()) {
+      auto after = from_hex(std::string_view(cursor).substr(1));
+      if (!cursor.starts_with("k") || cursor.size() > 4097 || !after) {
+        return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
+      }
+      start += *after;
+      start.push_back('\0');  // the smallest key strictly after the cursor's
+    }
+    std::string body = "{\"items\":[";
+    std::size_t n = 0;
+    std::string last;
+    bool more = false;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (n == page) {
+        more = true;
+        break;
+      }
+      if (n++ > 0) body.push_back(',');
+      body.append(it->value().data(), it->value().size());
+      last = it->key().ToString().substr(prefix.size());
+    }
+    body += "],\"next_cursor\":";
+    body += more ? "\"k" + to_hex(last) + "\"" : std::string("null");
+    body.push_back('}');
+    return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
+  static std::string to_hex(std::string_view bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : bytes) {
+      out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+      out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
+    }
+    return out;
+  }
+
+  static std::optional<std::string> from_hex(std::string_view hex) {
+    if (hex.size() % 2 != 0) return std::nullopt;
+    auto digit = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    std::string out;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return out;
   }
 
   http::Response list_clients(const http::Request& req, http::RequestContext&, const Principal& p) {

@@ -63,6 +63,21 @@ struct PolicyEntry {
   Policy policy;
   std::uint64_t seq = 0;
 };
+// A named view (view.defined): the columns it shows, a filter that narrows the reader's own rows,
+// its sort keys and its page size.
+struct ViewDef {
+  struct SortKey {
+    std::string field;  // a column or a system field
+    bool descending = false;
+  };
+  std::vector<std::string> columns;
+  std::optional<Filter> filter;
+  std::vector<SortKey> sort;
+  std::optional<std::int64_t> limit;
+};
+// A view definition as stored in the event, checked against `db`; nullopt when it does not fit.
+[[nodiscard]] std::optional<ViewDef> view_def_from_json(const Json& definition, const DatabaseDef& db);
+
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
 
@@ -90,6 +105,7 @@ class WorkspaceState final : public RefResolver {
   std::map<PolicyKey, PolicyEntry> policies;
   std::map<PolicyKey, std::uint64_t> policy_seqs;  // outlives a removal: a stream's seq only grows
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
+  std::map<std::tuple<std::string, std::string, std::string>, ViewDef> views;            // (scope, db, view)
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 

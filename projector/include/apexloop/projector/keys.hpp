@@ -19,6 +19,9 @@
 //   pv/<ws>/<set>/l/<db>/<order>            the record bytes a principal set is sent, in list order;
 //                                           by id through rc/'s order
 //   pv/<ws>/<set>/db/<db>                   the database as that set sees it (readable columns)
+//   pv/<ws>/<set>/v/<db>/<view>/<sort><order>  a view's rows for that set, in the view's order, cut
+//                                           to its columns (views whose answer the log fixes)
+//   pv/<ws>/<set>/vr/<db>/<order>           the view keys a record has in that set, to replace them
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
@@ -81,6 +84,16 @@ inline std::string set_database_prefix(std::string_view ws, std::string_view set
 }
 inline std::string set_database(std::string_view ws, std::string_view set, std::string_view db) {
   return set_database_prefix(ws, set) + std::string(db);
+}
+inline std::string set_views_prefix(std::string_view ws, std::string_view set, std::string_view db) {
+  return cat({"pv/", ws, "/", set, "/v/", db, "/"});
+}
+inline std::string view_index_prefix(std::string_view ws, std::string_view set, std::string_view db,
+                                     std::string_view view) {
+  return cat({"pv/", ws, "/", set, "/v/", db, "/", view, "/"});
+}
+inline std::string view_refs_prefix(std::string_view ws, std::string_view set, std::string_view db) {
+  return cat({"pv/", ws, "/", set, "/vr/", db, "/"});
 }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);

@@ -63,6 +63,19 @@ class Projection {
 // order, the system fields taken from `record` and the fields given.
 [[nodiscard]] std::string served_json(const Json& record, const Json::Object& fields);
 
+// Whether the projector keeps `view`'s rows for a set (`per_contact`: the set is one contact's).
+// A view whose filter reads the clock, or a contact's id in a set several contacts share, has an
+// answer the log alone does not fix; the query service filters and sorts those when asked.
+[[nodiscard]] bool view_indexed(const ViewDef& view, bool per_contact);
+
+// The key part that orders a served record within a view: each sort key's value encoded so that
+// byte order is the view's order (numbers numerically, text byte-wise, absent last; a
+// descending key inverted), then nothing more: the caller appends the creation order.
+[[nodiscard]] std::string view_sort_key(const ViewDef& view, const Json& served);
+
+// The served bytes of `served` cut to the view's columns and the owner column.
+[[nodiscard]] std::string view_row(const ViewDef& view, const DatabaseDef& db, Json served);
+
 // The principal sets of client `client` for (`role`, `db`) under `ws`: none without a policy,
 // one shared set, or one per active contact when the read filter names contact.id.
 struct PrincipalSet {
