@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -60,7 +59,6 @@ struct QueryApp::Impl {
   std::atomic<bool> ready{false};
 
   std::mutex offsets_mu;
-  std::condition_variable offsets_cv;
   std::map<std::int32_t, std::int64_t> applied;  // next offset per partition, as last seen
   std::uint64_t catch_up_errors = 0;
   std::atomic<std::uint64_t> store_version{0};  // the secondary's sequence number after the last catch-up
@@ -70,11 +68,8 @@ struct QueryApp::Impl {
 
   void refresh_offsets() {
     auto seen = projector::read_offsets(*db);
-    {
-      std::lock_guard lock(offsets_mu);
-      applied = std::move(seen);
-    }
-    offsets_cv.notify_all();
+    std::lock_guard lock(offsets_mu);
+    applied = std::move(seen);
   }
 
   void run_catch_up() {
@@ -92,24 +87,27 @@ struct QueryApp::Impl {
     }
   }
 
-  // Read-your-writes: wait (bounded) until the projection has applied the caller's position.
-  std::optional<http::Response> wait_for_position(const http::Request& req) {
+  // Read-your-writes: the answer waits (bounded, without holding a thread) until the projection
+  // has applied the caller's position.
+  std::optional<http::Response> wait_for_position(const http::Request& req, http::RequestContext& ctx) {
     auto it = req.find("Apexloop-After");
     if (it == req.end()) return std::nullopt;
     auto pos = parse_position(std::string_view(it->value().data(), it->value().size()));
     if (!pos) return http::problem_for(req, bhttp::status::bad_request, "Apexloop-After: " + pos.error());
-    std::unique_lock lock(offsets_mu);
-    const bool reached = offsets_cv.wait_for(lock, cfg.max_after_wait, [&] {
-      auto a = applied.find(pos->partition);
-      return a != applied.end() && a->second > pos->offset;
-    });
-    if (!reached) {
-      auto res = http::problem_for(req, bhttp::status::service_unavailable,
-                                   "the read models have not yet caught up with that position; retry");
-      res.set(bhttp::field::retry_after, "1");
-      return res;
+    auto reached = [this, at = *pos] {
+      std::lock_guard lock(offsets_mu);
+      auto a = applied.find(at.partition);
+      return a != applied.end() && a->second > at.offset;
+    };
+    if (reached()) return std::nullopt;
+    if (!ctx.wait_expired) {
+      ctx.wait(reached, cfg.max_after_wait);
+      return http::Response{};  // not sent: the server calls again when reached or due
     }
-    return std::nullopt;
+    auto res = http::problem_for(req, bhttp::status::service_unavailable,
+                                 "the read models have not yet caught up with that position; retry");
+    res.set(bhttp::field::retry_after, "1");
+    return res;
   }
 
   std::optional<std::string> get(const std::string& key) const {
@@ -134,7 +132,7 @@ struct QueryApp::Impl {
       }
       auto principal = authenticate(req, *signer, clock);
       if (!principal) return std::move(principal.error());
-      if (auto wait = wait_for_position(req)) return std::move(*wait);
+      if (auto wait = wait_for_position(req, ctx)) return std::move(*wait);
       if (auto refused = refuse_ended(req, *principal)) return std::move(*refused);
       if (authorize(principal->kind, principal->role, function) != Verdict::allow) {
         return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");

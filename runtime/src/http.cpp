@@ -1,6 +1,7 @@
 #include "apexloop/runtime/http.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
@@ -112,23 +113,51 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle() {
-    const auto started = std::chrono::steady_clock::now();
-    Request req = parser_->release();
-    RequestContext ctx;
-    ctx.remote_ip = remote_ip_;
+    request_ = parser_->release();
+    ctx_ = RequestContext{};
+    ctx_.remote_ip = remote_ip_;
+    started_ = std::chrono::steady_clock::now();
+    answer();
+  }
+
+  // Calls the handler; an answer that must wait (RequestContext::wait) is polled on a timer.
+  void answer() {
     Response res;
+    ctx_.waiting = false;
     try {
-      res = handler_(req, ctx);
+      res = handler_(request_, ctx_);
     } catch (const std::exception& e) {
       // A handler bug must not take the service down with it; answer 500 and log it.
-      spdlog::error("event=handler_exception route={} what=\"{}\"", ctx.route, e.what());
-      res = problem_for(req, bhttp::status::internal_server_error, "the server failed to answer");
+      spdlog::error("event=handler_exception route={} what=\"{}\"", ctx_.route, e.what());
+      res = problem_for(request_, bhttp::status::internal_server_error, "the server failed to answer");
+      ctx_.waiting = false;
+    }
+    if (ctx_.waiting && !ctx_.wait_expired) return wait_then_answer();
+    if (ctx_.waiting) {  // a handler that waits again after its wait expired: stop here
+      res = problem_for(request_, bhttp::status::service_unavailable, "not ready; retry");
     }
     res.set(bhttp::field::server, "apexloop");
     res.prepare_payload();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    metrics_.observe(std::string(req.method_string()), ctx.route, res.result_int(), secs);
-    write(std::move(res), !res.keep_alive());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    metrics_.observe(std::string(request_.method_string()), ctx_.route, res.result_int(), secs);
+    const bool close_after = !res.keep_alive();
+    request_ = {};
+    write(std::move(res), close_after);
+  }
+
+  void wait_then_answer() {
+    const auto now = std::chrono::steady_clock::now();
+    if (ctx_.wait_ready && ctx_.wait_ready()) return answer();
+    if (now >= ctx_.wait_deadline) {
+      ctx_.wait_expired = true;
+      return answer();
+    }
+    if (!timer_) timer_.emplace(stream_.get_executor());
+    timer_->expires_after(std::min<std::chrono::steady_clock::duration>(kWaitPoll, ctx_.wait_deadline - now));
+    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->close();
+      self->wait_then_answer();
+    });
   }
 
   void reply_error(bhttp::status status, std::string_view detail,
@@ -180,6 +209,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static constexpr std::chrono::seconds kLingerTime{5};
+  static constexpr std::chrono::milliseconds kWaitPoll{2};
   static constexpr std::size_t kLingerBytes = 256u * 1024 * 1024;
   std::array<char, 16 * 1024> discard_{};
   std::size_t lingered_ = 0;
@@ -193,6 +223,10 @@ class Session : public std::enable_shared_from_this<Session> {
   RateLimiter& limiter_;
   std::string remote_ip_;
   bool first_ = true;
+  Request request_;                 // the request being answered
+  RequestContext ctx_;              // its context, kept across deferred calls
+  std::chrono::steady_clock::time_point started_;
+  std::optional<net::steady_timer> timer_;
 };
 
 }  // namespace

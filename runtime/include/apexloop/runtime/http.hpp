@@ -44,6 +44,23 @@ struct RequestContext {
   std::string remote_ip;
   std::string route = "unmatched";  // the route pattern, the metrics label
   std::map<std::string, std::string, std::less<>> params;
+
+  // A handler that cannot answer yet (a read waiting for the read models to reach a position)
+  // calls wait() and returns anything: the server calls it again, with this same context, once
+  // `ready()` holds or `max_wait` (from the first wait) has passed, and then `wait_expired` is
+  // true. No thread is held meanwhile. Only for handlers that are safe to call again (reads).
+  void wait(std::function<bool()> ready, std::chrono::steady_clock::duration max_wait) {
+    if (!waited_since) waited_since = std::chrono::steady_clock::now();
+    wait_ready = std::move(ready);
+    wait_deadline = *waited_since + max_wait;
+    waiting = true;
+  }
+  bool wait_expired = false;
+  // The server's side of wait().
+  bool waiting = false;
+  std::function<bool()> wait_ready;
+  std::optional<std::chrono::steady_clock::time_point> waited_since;
+  std::chrono::steady_clock::time_point wait_deadline;
 };
 
 using Handler = std::function<Response(const Request&, RequestContext&)>;
