@@ -308,6 +308,20 @@ GOOD = {
         {"scope": "type:retainer", "database": "projects", "view": "open_items",
          "columns": ["title", "status"], "filter": {"field": "status", "op": "ne", "value": "done"},
          "sort": [{"field": "updated_at", "dir": "desc"}, {"field": "title", "dir": "asc"}], "limit": 25}),
+    "comment.added": _event(
+        25, "comment.added", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 1,
+        {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD,
+         "body": "Looks good to me", "visibility": "client"},
+        actor={"kind": "contact", "id": CONTACT}),
+    "comment.edited": _event(
+        26, "comment.edited", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 2,
+        {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD,
+         "body": "Looks good to me, ship it"},
+        actor={"kind": "contact", "id": CONTACT}),
+    "comment.deleted": _event(
+        27, "comment.deleted", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 3,
+        {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD},
+        actor={"kind": "contact", "id": CONTACT}),
 }
 
 

@@ -12,6 +12,7 @@
 #include "apexloop/command/credentials.hpp"
 #include "apexloop/command/throttle.hpp"
 #include "apexloop/core/authz.hpp"
+#include "apexloop/core/comments.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/runtime/auth.hpp"
@@ -708,6 +709,51 @@ struct CommandApp::Impl {
     });
   }
 
+  // Comments: the decision sees who is writing; a contact's rights come from its policy.
+  template <typename Decide>
+  Response comment_command(const Request& req, bool has_body, bhttp::status status, Decide decide) {
+    auto p = caller(req, Function::write_records);
+    if (!p) return std::move(p.error());
+    Json body;
+    if (has_body) {
+      auto parsed = json_body(req);
+      if (!parsed) return std::move(parsed.error());
+      body = std::move(*parsed);
+    }
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      const Commenter who{p->kind, p->id, p->kind == "contact" ? ws.active_contact(p->id) : nullptr};
+      auto drafts = decide(ws, who, body);
+      if (!drafts) return command_error(req, drafts.error());
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      Response res{status, req.version()};
+      res.keep_alive(req.keep_alive());
+      if (status != bhttp::status::no_content) {
+        res = http::json_response(req, status, to_json(Json(Json::Object{{"id", drafts->front().data.string_or("comment_id", "")}})));
+      }
+      return with_position(std::move(res), *pos);
+    });
+  }
+
+  Response add_comment(const Request& req, RequestContext& ctx) {
+    const std::string comment_id = uuids.next();
+    return comment_command(req, true, bhttp::status::created, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+      return decide_add_comment(ws, who, ctx.params.at("db"), ctx.params.at("id"), body, comment_id, clock.now());
+    });
+  }
+
+  Response edit_comment(const Request& req, RequestContext& ctx) {
+    return comment_command(req, true, bhttp::status::ok, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+      return decide_edit_comment(ws, who, ctx.params.at("id"), body, clock.now());
+    });
+  }
+
+  Response delete_comment(const Request& req, RequestContext& ctx) {
+    return comment_command(req, false, bhttp::status::no_content, [&](const WorkspaceState& ws, const Commenter& who, const Json&) {
+      return decide_delete_comment(ws, who, ctx.params.at("id"), clock.now());
+    });
+  }
+
   Response delete_record(const Request& req, RequestContext& ctx) {
     auto p = caller(req, Function::delete_records);
     if (!p) return std::move(p.error());
@@ -783,6 +829,9 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::put, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::set_policy));
   router->add(bhttp::verb::delete_, "/api/v1/policies/{scope}/{role}/{db}", bind(&Impl::remove_policy));
   router->add(bhttp::verb::put, "/api/v1/views/{scope}/{db}/{view}", bind(&Impl::define_view));
+  router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::add_comment));
+  router->add(bhttp::verb::patch, "/api/v1/comments/{id}", bind(&Impl::edit_comment));
+  router->add(bhttp::verb::delete_, "/api/v1/comments/{id}", bind(&Impl::delete_comment));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -229,6 +229,18 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     if (!view) return std::unexpected("bad view.defined");
     ws.views.insert_or_assign(key, std::move(*view));
     ws.view_seqs[key] = e.seq;
+  } else if (e.type == event_type::comment_added) {
+    const std::string id(d.string_or("comment_id", ""));
+    if (ws.comments.contains(id) || e.seq != 1) return std::unexpected("comment.added out of sequence");
+    ws.comments.emplace(id, CommentState{id, std::string(d.string_or("database", "")), std::string(d.string_or("record_id", "")),
+                                         e.actor.kind, e.actor.id, std::string(d.string_or("visibility", "")), e.seq, false});
+  } else if (e.type == event_type::comment_edited || e.type == event_type::comment_deleted) {
+    auto it = ws.comments.find(d.string_or("comment_id", ""));
+    if (it == ws.comments.end() || it->second.deleted || it->second.seq + 1 != e.seq) {
+      return std::unexpected(std::string(e.type) + " out of sequence");
+    }
+    it->second.seq = e.seq;
+    it->second.deleted = e.type == event_type::comment_deleted;
   }
   // Types this model does not know are facts for other consumers; they still advance the position.
   ws.last_position = at;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "apexloop/core/comments.hpp"
 #include "apexloop/core/workspace.hpp"
 
 namespace apexloop {
@@ -34,9 +35,9 @@ class PortalTest : public ::testing::Test {
     commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
                               parse(R"({"read":{"columns":["title","status"]},"write":{"columns":["status"],"create":true}})")));
   }
-  void commit(const std::vector<Draft>& drafts) {
+  void commit(const std::vector<Draft>& drafts, const Actor& actor = Actor{"user", kAdmin}) {
     for (const auto& d : drafts) {
-      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, kNow, Actor{"user", kAdmin}, "c", "", d.data};
+      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, kNow, actor, "c", "", d.data};
       auto r = wm.apply(e, Position{0, offset++});
       ASSERT_TRUE(r.has_value()) << d.type << ": " << r.error();
     }
@@ -189,6 +190,56 @@ TEST_F(PortalTest, ClientUpdatesCarryBeforeAndAfter) {
   commit(*d);
   EXPECT_EQ(ws().active_client(kAcme)->client_type, "project");
   EXPECT_EQ(ws().effective_policy(*ws().active_client(kAcme), "stakeholder", "tickets"), nullptr);
+}
+
+
+TEST_F(PortalTest, CommentsFollowVisibilityPolicyAndAuthorship) {
+  const auto mine = record_of(kAcme);
+  const auto theirs = record_of(kGlobex);
+  const Commenter admin{"user", kAdmin, nullptr};
+  const Commenter ada_c{"contact", kAda, &ada()};
+  const std::string c1 = "0190a000-0000-7000-8000-0000000c0001";
+  auto kind = [](const Decision& d) { return d ? std::optional<CommandErrorKind>() : d.error().kind; };
+
+  // Without `comment: true` a contact may not comment; what it cannot read is not there.
+  EXPECT_EQ(kind(decide_add_comment(ws(), ada_c, "tickets", mine, parse(R"({"body":"hi"})"), c1, kNow)), CommandErrorKind::forbidden);
+  commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
+                            parse(R"({"read":{"columns":["title","status"]},"comment":true})")));
+  EXPECT_EQ(kind(decide_add_comment(ws(), ada_c, "tickets", theirs, parse(R"({"body":"hi"})"), c1, kNow)), CommandErrorKind::not_found);
+  EXPECT_EQ(kind(decide_add_comment(ws(), ada_c, "tickets", mine, parse(R"({"body":"hi","visibility":"internal"})"), c1, kNow)),
+            CommandErrorKind::forbidden);
+  for (const char* bad : {R"({"body":""})", R"({"body":"  "})", R"({"body":7})", R"({"text":"hi"})", R"({"body":"hi","visibility":"public"})", "[]"}) {
+    EXPECT_EQ(kind(decide_add_comment(ws(), ada_c, "tickets", mine, parse(bad), c1, kNow)), CommandErrorKind::invalid) << bad;
+  }
+  EXPECT_EQ(kind(decide_add_comment(ws(), ada_c, "tickets", mine, Json(Json::Object{{"body", std::string(10'001, 'x')}}), c1, kNow)),
+            CommandErrorKind::invalid);
+  auto added = decide_add_comment(ws(), ada_c, "tickets", mine, parse(R"({"body":"hi"})"), c1, kNow);
+  ASSERT_TRUE(added.has_value());
+  EXPECT_EQ(added->front().data.string_or("visibility", ""), "client");
+  commit(*added, Actor{"contact", kAda});
+
+  // A user's comment is an internal note unless it says client; a contact cannot see one.
+  const std::string note = "0190a000-0000-7000-8000-0000000c0002";
+  auto internal = decide_add_comment(ws(), admin, "tickets", mine, parse(R"({"body":"margin is thin"})"), note, kNow);
+  ASSERT_TRUE(internal.has_value());
+  EXPECT_EQ(internal->front().data.string_or("visibility", ""), "internal");
+  commit(*internal);
+  EXPECT_EQ(kind(decide_edit_comment(ws(), ada_c, note, parse(R"({"body":"x"})"), kNow)), CommandErrorKind::not_found);
+  EXPECT_EQ(kind(decide_delete_comment(ws(), ada_c, note, kNow)), CommandErrorKind::not_found);
+
+  // Only the author changes a comment; each change continues its stream.
+  EXPECT_EQ(kind(decide_edit_comment(ws(), admin, c1, parse(R"({"body":"x"})"), kNow)), CommandErrorKind::forbidden);
+  auto edited = decide_edit_comment(ws(), ada_c, c1, parse(R"({"body":"hello"})"), kNow);
+  ASSERT_TRUE(edited.has_value());
+  EXPECT_EQ(edited->front().seq, 2u);
+  commit(*edited, Actor{"contact", kAda});
+  auto deleted = decide_delete_comment(ws(), ada_c, c1, kNow);
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->front().seq, 3u);
+  commit(*deleted, Actor{"contact", kAda});
+  EXPECT_EQ(kind(decide_edit_comment(ws(), ada_c, c1, parse(R"({"body":"again"})"), kNow)), CommandErrorKind::not_found);
+  EXPECT_EQ(kind(decide_add_comment(ws(), admin, "tickets", "0190a000-0000-7000-8000-00000000ffff", parse(R"({"body":"x"})"), c1, kNow)),
+            CommandErrorKind::not_found);
 }
 
 }  // namespace

@@ -368,7 +368,59 @@ class Step {
       kv_.del(l_key);
       place_views(set, db, rec.order, nullptr);
     }
+    if (was != is) place_comments(set, db.key, rec.id, is);
     return was != is;
+  }
+
+  // A record entering a set brings its client-visible comments; one leaving takes them along.
+  void place_comments(const PrincipalSet& set, const std::string& db, const std::string& record, bool visible) {
+    if (!has_client_comments(db)) return;
+    const std::string to = keys::set_comments_prefix(ws_.id, set.id, db, record);
+    if (!visible) {
+      kv_.scan(to, [&](std::string_view key, std::string_view) { kv_.del(key); });
+      return;
+    }
+    const std::string from = keys::comments_prefix(ws_.id, db, record);
+    kv_.scan(from, [&](std::string_view key, std::string_view comment) {
+      if (client_visible(comment)) kv_.put(to + std::string(key.substr(from.size())), comment);
+    });
+  }
+
+  bool has_client_comments(const std::string& db) {
+    auto it = comments_in_.find(db);
+    if (it == comments_in_.end()) it = comments_in_.emplace(db, kv_.get(keys::client_comments_marker(ws_.id, db)).has_value()).first;
+    return it->second;
+  }
+
+ public:
+  // Writes (or, with `served` null, removes) comment `order` on a record: in the internal set,
+  // and when client-visible in every set that sees the record now.
+  void write_comment(const DatabaseDef& db, const std::string& record, const std::string& order,
+                     const std::string* served, bool client) {
+    const std::string internal = keys::set_comments_prefix(ws_.id, keys::kInternalSet, db.key, record) + order;
+    served != nullptr ? kv_.put(internal, *served) : kv_.del(internal);
+    if (!client) return;
+    if (served != nullptr && !has_client_comments(db.key)) {
+      kv_.put(keys::client_comments_marker(ws_.id, db.key), "");
+      comments_in_[db.key] = true;
+    }
+    auto rec = load_record(kv_, ws_.id, db.key, record);
+    if (!rec) return;  // a deleted record's comments are in no set
+    const std::string owner = owner_of(db, *rec);
+    if (owner.empty()) return;
+    for (const auto& [role, _] : ws_.portal_roles) {
+      for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
+        if (!in_set(rule_of(ws_, set, db), set, db, *rec)) continue;
+        const std::string key = keys::set_comments_prefix(ws_.id, set.id, db.key, record) + order;
+        served != nullptr ? kv_.put(key, *served) : kv_.del(key);
+      }
+    }
+  }
+
+ private:
+  static bool client_visible(std::string_view comment) {
+    auto j = parse_json(comment);
+    return j && j->string_or("visibility", "") == "client";
   }
 
   // The views `set` reads `db` through: its client type's, replaced by name by its client's own.
@@ -478,7 +530,8 @@ class Step {
       ids.push_back(served_id(served));
       kv_.del(key);
     });
-    for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db)}) {
+    for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db),
+                               keys::set_all_comments_prefix(ws_.id, set, db)}) {
       kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
     }
     kv_.del(keys::set_database(ws_.id, set, db));
@@ -538,6 +591,7 @@ class Step {
   const WorkspaceState& ws_;
   KvView& kv_;
   TimestampMs now_;
+  std::map<std::string, bool> comments_in_;  // database -> has client-visible comments
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -559,6 +613,57 @@ std::set<std::string> keys_of(const auto& map) {
 }
 
 }  // namespace
+
+// A comment as served: who wrote it, when, its body and visibility, whether it was edited.
+std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv) {
+  const Json& d = e.data;
+  const std::string id(d.string_or("comment_id", ""));
+  const DatabaseDef* db = ws.database(d.string_or("database", ""));
+  if (db == nullptr) return std::unexpected("comment in an unknown database");
+  Step step(ws, kv, e.at);
+  if (e.type == event_type::comment_added) {
+    if (kv.get(keys::comment_location(ws.id, id))) return std::unexpected("comment added twice");
+    const std::string record(d.string_or("record_id", ""));
+    const std::string order = keys::order_key(at.offset);
+    const std::string at_text = format_timestamp(e.at);
+    const std::string visibility(d.string_or("visibility", ""));
+    const std::string served = to_json(Json(Json::Object{{"id", id},
+                                                         {"author", Json(Json::Object{{"kind", e.actor.kind}, {"id", e.actor.id}})},
+                                                         {"body", std::string(d.string_or("body", ""))},
+                                                         {"visibility", visibility},
+                                                         {"created_at", at_text},
+                                                         {"updated_at", at_text},
+                                                         {"edited", false}}));
+    kv.put(keys::comment_location(ws.id, id), db->key + "/" + record + "/" + order);
+    kv.put(keys::comments_prefix(ws.id, db->key, record) + order, served);
+    step.write_comment(*db, record, order, &served, visibility == "client");
+    return {};
+  }
+  auto where = kv.get(keys::comment_location(ws.id, id));
+  if (!where) return std::unexpected("change to an unknown comment");
+  const auto first = where->find('/'), last = where->rfind('/');
+  const std::string record = where->substr(first + 1, last - first - 1);
+  const std::string order = where->substr(last + 1);
+  const std::string key = keys::comments_prefix(ws.id, db->key, record) + order;
+  auto current = kv.get(key);
+  auto comment = current ? parse_json(*current) : std::unexpected(JsonError::malformed);
+  if (!comment) return std::unexpected("unreadable comment " + id);
+  const bool client = comment->string_or("visibility", "") == "client";
+  if (e.type == event_type::comment_deleted) {
+    kv.del(keys::comment_location(ws.id, id));
+    kv.del(key);
+    step.write_comment(*db, record, order, nullptr, client);
+    return {};
+  }
+  auto& obj = comment->as_object();
+  obj["body"] = std::string(d.string_or("body", ""));
+  obj["updated_at"] = format_timestamp(e.at);
+  obj["edited"] = true;
+  const std::string served = to_json(*comment);
+  kv.put(key, served);
+  step.write_comment(*db, record, order, &served, client);
+  return {};
+}
 
 std::expected<void, std::string> Projection::load(KvView& kv) {
   std::string error;
@@ -673,6 +778,10 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     return {};
   }
   const WorkspaceState& ws = *current;
+  if (e.type == event_type::comment_added || e.type == event_type::comment_edited ||
+      e.type == event_type::comment_deleted) {
+    return apply_comment(ws, e, at, kv);
+  }
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));
   const DatabaseDef* db = ws.database(db_key);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "apexloop/core/comments.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/projection.hpp"
 
@@ -55,9 +56,9 @@ class AccessProjection : public ::testing::Test {
     t3 = create("tickets", R"({"owner":")" + kAcme + R"(","title":"Draft","status":"draft"})");
   }
 
-  void commit(const std::vector<Draft>& drafts) {
+  void commit(const std::vector<Draft>& drafts, const Actor& actor = Actor{"user", kAdmin}) {
     for (const auto& d : drafts) {
-      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, TimestampMs{1'795'000'000'000 + offset}, Actor{"user", kAdmin}, "c", "", d.data};
+      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, TimestampMs{1'795'000'000'000 + offset}, actor, "c", "", d.data};
       const Position at{0, offset++};
       auto r = wm.apply(e, at);
       ASSERT_TRUE(r.has_value()) << d.type << ": " << r.error();
@@ -310,6 +311,52 @@ TEST_F(AccessProjection, AKeptViewEqualsFilteringAndSortingTheSetAtQueryTime) {
     ASSERT_EQ(kept.size(), expected.size()) << "step " << step;
     for (std::size_t i = 0; i < kept.size(); ++i) {
       ASSERT_EQ(kept[i].string_or("id", ""), expected[i].string_or("id", "")) << "step " << step << " row " << i;
+    }
+  }
+}
+
+
+TEST_F(AccessProjection, CommentsGoWhereTheirRecordIsSeenAndInternalNotesNowhereElse) {
+  auto bodies = [&](std::string_view set, const std::string& record) {
+    std::vector<std::string> out;
+    kv.scan(keys::set_comments_prefix(kWs, set, "tickets", record), [&](std::string_view, std::string_view v) {
+      out.emplace_back(parse(v).string_or("body", ""));
+    });
+    return out;
+  };
+  const Commenter admin{"user", kAdmin, nullptr};
+  auto add = [&](const std::string& id, const std::string& body) {
+    commit(*decide_add_comment(ws(), admin, "tickets", t1, parse(body), id, TimestampMs{0}));
+  };
+  add("0190a000-0000-7000-8000-0000000c0001", R"({"body":"visible one","visibility":"client"})");
+  add("0190a000-0000-7000-8000-0000000c0002", R"({"body":"CANARY-NOTE margin","visibility":"internal"})");
+  EXPECT_EQ(bodies(keys::kInternalSet, t1), (std::vector<std::string>{"visible one", "CANARY-NOTE margin"}));
+  EXPECT_EQ(bodies(kAcmeSet, t1), (std::vector<std::string>{"visible one"}));
+  EXPECT_TRUE(bodies(kGlobexSet, t1).empty());
+
+  // The record leaves the set (a draft is not shown) and comes back: its comments follow.
+  update("tickets", t1, R"({"status":"draft"})");
+  EXPECT_TRUE(bodies(kAcmeSet, t1).empty());
+  update("tickets", t1, R"({"status":"open"})");
+  EXPECT_EQ(bodies(kAcmeSet, t1), (std::vector<std::string>{"visible one"}));
+
+  // Edits reach every copy; a new owner's set gets the comments, the old one loses them.
+  commit(*decide_edit_comment(ws(), admin, "0190a000-0000-7000-8000-0000000c0001", parse(R"({"body":"edited"})"), TimestampMs{0}));
+  EXPECT_EQ(bodies(kAcmeSet, t1), (std::vector<std::string>{"edited"}));
+  update("tickets", t1, R"({"owner":")" + kGlobex + R"("})");
+  EXPECT_TRUE(bodies(kAcmeSet, t1).empty());
+  EXPECT_EQ(bodies(kGlobexSet, t1), (std::vector<std::string>{"edited"}));
+  kv.scan(keys::set_comments_prefix(kWs, kGlobexSet, "tickets", t1), [&](std::string_view, std::string_view v) {
+    EXPECT_TRUE(parse(v).find("edited")->as_bool());
+  });
+
+  commit(*decide_delete_comment(ws(), admin, "0190a000-0000-7000-8000-0000000c0001", TimestampMs{0}));
+  EXPECT_TRUE(bodies(kGlobexSet, t1).empty());
+  EXPECT_EQ(bodies(keys::kInternalSet, t1), (std::vector<std::string>{"CANARY-NOTE margin"}));
+  // No set but the internal one ever held the note.
+  for (const auto& [key, value] : kv.data) {
+    if (!key.starts_with(keys::set_prefix(kWs, keys::kInternalSet)) && !key.starts_with("cm/") && !key.starts_with("acl/")) {
+      EXPECT_EQ(value.find("CANARY-NOTE"), std::string::npos) << key;
     }
   }
 }

@@ -405,6 +405,29 @@ struct QueryApp::Impl {
     return res;
   }
 
+  // The comments the caller sees on a record it sees, oldest first: its set's copies only.
+  http::Response list_comments(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    const auto& db_key = ctx.params.at("db");
+    const auto& id = ctx.params.at("id");
+    const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
+    auto location = set ? get(keys::record_location(p.workspace, db_key, id)) : std::nullopt;
+    const auto order = location ? keys::order_of_location(*location) : std::string_view();
+    if (order.empty() || !get(keys::list_prefix(p.workspace, *set, db_key) + std::string(order))) {
+      return http::problem_for(req, bhttp::status::not_found, "no such record");
+    }
+    std::string body = "{\"items\":[";
+    const std::string prefix = keys::set_comments_prefix(p.workspace, *set, db_key, id);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    std::size_t n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (n++ == kMaxLimit * 10) break;  // bounded: 5,000 comments on one record is plenty to show
+      if (n > 1) body.push_back(',');
+      body.append(it->value().data(), it->value().size());
+    }
+    body += "]}";
+    return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
   void samples(std::string& out) {
     std::lock_guard lock(offsets_mu);
     out += "# HELP apexloop_query_applied_offset Next offset the visible read models have applied.\n";
@@ -446,6 +469,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/clients", bind(&Impl::list_clients, Function::read_workspace));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
+  router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::list_comments));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

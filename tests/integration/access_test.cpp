@@ -494,6 +494,19 @@ TEST_F(Access, AuthorizationMatrix) {
     if (endpoint == "GET /api/v1/databases/{db}/records#hidden") return {"GET", "/api/v1/databases/hidden/records", "", after};
     if (endpoint == "GET /api/v1/databases/{db}/records/{id}") return {"GET", "/api/v1/databases/matrix/records/" + record, "", after};
     if (endpoint == "GET /api/v1/databases/{db}/records/{id}#hidden") return {"GET", "/api/v1/databases/hidden/records/" + hidden, "", after};
+    if (endpoint == "POST /api/v1/databases/{db}/records/{id}/comments") {
+      return {"POST", "/api/v1/databases/matrix/records/" + record + "/comments", R"({"body":"hello","visibility":"client"})"};
+    }
+    if (endpoint == "GET /api/v1/databases/{db}/records/{id}/comments") {
+      return {"GET", "/api/v1/databases/matrix/records/" + record + "/comments", "", after};
+    }
+    if (endpoint == "PATCH /api/v1/comments/{id}" || endpoint == "DELETE /api/v1/comments/{id}") {
+      // The admin's own client-visible comment: others may see it, only the admin may change it.
+      const Json c = setup("POST", "/api/v1/databases/matrix/records/" + record + "/comments", R"({"body":"mine","visibility":"client"})");
+      const std::string target = "/api/v1/comments/" + std::string(c.string_or("id", ""));
+      if (endpoint.starts_with("PATCH")) return {"PATCH", target, R"({"body":"edited"})"};
+      return {"DELETE", target};
+    }
     throw std::runtime_error("the test does not know how to call " + endpoint);
   };
 

@@ -339,6 +339,25 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   EXPECT_EQ(as(bob, "GET", "/api/v1/databases/deliverables/records?view=in_review").body.find("CANARY-A"), std::string::npos);
   (void)d3;
 
+  // Comments: contacts see the client-visible ones on records they see, never internal notes.
+  ok(post("/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"Draft attached","visibility":"client"})"), 201);
+  const auto note = ok(post("/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"CANARY-NOTE they pay late"})"), 201);
+  auto comments_as = [&](const std::string& token, const std::string& record) {
+    return http_request(stack->origin, "GET", "/api/v1/databases/deliverables/records/" + record + "/comments", "",
+                        {{"Authorization", "Bearer " + token}, {"Apexloop-After", note.header("apexloop-position")}});
+  };
+  const auto seen = ok(comments_as(ada, d1), 200);
+  ASSERT_EQ(json_of(seen).find("items")->as_array().size(), 1u) << seen.body;
+  EXPECT_EQ(json_of(seen).find("items")->as_array()[0].string_or("body", ""), "Draft attached");
+  EXPECT_EQ(seen.body.find("CANARY-NOTE"), std::string::npos);
+  const auto all = ok(comments_as(token, d1), 200);
+  EXPECT_EQ(json_of(all).find("items")->as_array().size(), 2u) << all.body;
+  const auto foreign_comments = comments_as(bob, d1);
+  EXPECT_EQ(foreign_comments.status, 404);
+  EXPECT_EQ(foreign_comments.body.find("CANARY"), std::string::npos);
+  // Without `comment: true` in its policy a contact may not comment.
+  expect_problem(as(ada, "POST", "/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"hi"})"), 403);
+
   // Writes: only the writable column, only on a visible record, never creating here.
   ok(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 200);
   expect_problem(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"title":"x"}})", {{"If-Match", "2"}}), 403);

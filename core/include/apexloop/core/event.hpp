@@ -35,6 +35,9 @@ inline constexpr std::string_view user_joined = "user.joined";
 inline constexpr std::string_view user_deactivated = "user.deactivated";
 inline constexpr std::string_view session_started = "session.started";
 inline constexpr std::string_view signin_throttled = "signin.throttled";
+inline constexpr std::string_view comment_added = "comment.added";
+inline constexpr std::string_view comment_edited = "comment.edited";
+inline constexpr std::string_view comment_deleted = "comment.deleted";
 }  // namespace event_type
 
 struct Actor {

@@ -78,6 +78,19 @@ struct ViewDef {
 // A view definition as stored in the event, checked against `db`; nullopt when it does not fit.
 [[nodiscard]] std::optional<ViewDef> view_def_from_json(const Json& definition, const DatabaseDef& db);
 
+// A comment on a record: `client` visibility is shown to the contacts who see the record;
+// `internal` (an internal note) only ever to the workspace's users.
+struct CommentState {
+  std::string id;
+  std::string database;
+  std::string record_id;
+  std::string author_kind;  // "user" or "contact"
+  std::string author_id;
+  std::string visibility;
+  std::uint64_t seq = 0;
+  bool deleted = false;
+};
+
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
 
@@ -106,6 +119,7 @@ class WorkspaceState final : public RefResolver {
   std::map<PolicyKey, std::uint64_t> policy_seqs;  // outlives a removal: a stream's seq only grows
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
   std::map<std::tuple<std::string, std::string, std::string>, ViewDef> views;            // (scope, db, view)
+  std::map<std::string, CommentState, std::less<>> comments;
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 

@@ -22,6 +22,11 @@
 //   pv/<ws>/<set>/v/<db>/<view>/<sort><order>  a view's rows for that set, in the view's order, cut
 //                                           to its columns (views whose answer the log fixes)
 //   pv/<ws>/<set>/vr/<db>/<order>           the view keys a record has in that set, to replace them
+//   pv/<ws>/<set>/c/<db>/<record>/<order>   the comments that set sees on a record it sees (the
+//                                           internal set: internal notes too)
+//   cm/<ws>/<db>/<record>/<order>           every comment on a record, as internal users see it
+//   ci/<ws>/<comment>                       "<db>/<record>/<order>": where a comment is
+//   cc/<ws>/<db>                            present once a client-visible comment exists in <db>
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
@@ -94,6 +99,20 @@ inline std::string view_index_prefix(std::string_view ws, std::string_view set, 
 }
 inline std::string view_refs_prefix(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/vr/", db, "/"});
+}
+inline std::string comments_prefix(std::string_view ws, std::string_view db, std::string_view record) {
+  return cat({"cm/", ws, "/", db, "/", record, "/"});
+}
+inline std::string comment_location(std::string_view ws, std::string_view comment) {
+  return cat({"ci/", ws, "/", comment});
+}
+inline std::string client_comments_marker(std::string_view ws, std::string_view db) { return cat({"cc/", ws, "/", db}); }
+inline std::string set_comments_prefix(std::string_view ws, std::string_view set, std::string_view db,
+                                       std::string_view record) {
+  return cat({"pv/", ws, "/", set, "/c/", db, "/", record, "/"});
+}
+inline std::string set_all_comments_prefix(std::string_view ws, std::string_view set, std::string_view db) {
+  return cat({"pv/", ws, "/", set, "/c/", db, "/"});
 }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);
