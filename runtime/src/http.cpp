@@ -8,6 +8,7 @@
 #include "apexloop/runtime/rate_limit.hpp"
 
 #include <array>
+#include <cstdio>
 #include <thread>
 
 namespace apexloop::http {
@@ -125,10 +126,75 @@ class Session : public std::enable_shared_from_this<Session> {
       res = problem_for(req, bhttp::status::internal_server_error, "the server failed to answer");
     }
     res.set(bhttp::field::server, "apexloop");
+    if (ctx.stream && res.result() == bhttp::status::ok) {
+      // Measured to the first byte: a stream lasts as long as the client reads.
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      metrics_.observe(std::string(req.method_string()), ctx.route, res.result_int(), secs);
+      return write_stream(std::move(res), std::move(ctx.stream));
+    }
     res.prepare_payload();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     metrics_.observe(std::string(req.method_string()), ctx.route, res.result_int(), secs);
     write(std::move(res), !res.keep_alive());
+  }
+
+  // A streamed answer (RequestContext::stream): the head with chunked framing, then one chunk per
+  // piece, then the last chunk; the connection closes after it.
+  struct Streaming {
+    bhttp::response<bhttp::empty_body> head;
+    std::optional<bhttp::response_serializer<bhttp::empty_body>> serializer;
+    std::function<bool(std::string&)> next;
+    std::string piece;
+  };
+
+  void write_stream(Response&& res, std::function<bool(std::string&)> next) {
+    auto st = std::make_shared<Streaming>();
+    st->head = bhttp::response<bhttp::empty_body>(res.result(), res.version());
+    for (const auto& field : res) st->head.set(field.name_string(), field.value());
+    st->head.keep_alive(false);
+    st->head.chunked(true);
+    st->next = std::move(next);
+    st->serializer.emplace(st->head);
+    stream_.expires_after(opts_.write_timeout);
+    bhttp::async_write_header(stream_, *st->serializer, [self = shared_from_this(), st](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->next_chunk(st);
+    });
+  }
+
+  void next_chunk(const std::shared_ptr<Streaming>& st) {
+    st->piece.clear();
+    bool more = false;
+    try {
+      more = st->next(st->piece);
+    } catch (const std::exception& e) {
+      spdlog::error("event=stream_failed what=\"{}\"", e.what());
+      return close();  // no last chunk: the client sees the stream was cut
+    }
+    auto after = [self = shared_from_this(), st, more](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      if (more) return self->next_chunk(st);
+      self->close();
+    };
+    stream_.expires_after(opts_.write_timeout);
+    if (!st->piece.empty()) {
+      if (more) return net::async_write(stream_, bhttp::make_chunk(net::buffer(st->piece)), std::move(after));
+      // The last piece and the last chunk together.
+      st->piece = chunk_bytes(st->piece) + "0\r\n\r\n";
+      return net::async_write(stream_, net::buffer(st->piece), std::move(after));
+    }
+    if (more) {
+      // Nothing this time (a filter matched nothing yet): go round again without recursing.
+      return net::post(stream_.get_executor(), [self = shared_from_this(), st] { self->next_chunk(st); });
+    }
+    net::async_write(stream_, bhttp::make_chunk_last(), std::move(after));
+  }
+
+  // One chunk in HTTP/1.1 framing: size in hex, CRLF, the bytes, CRLF.
+  static std::string chunk_bytes(const std::string& piece) {
+    char size[32];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    return std::string(size, static_cast<std::size_t>(n)) + piece + "\r\n";
   }
 
   void reply_error(bhttp::status status, std::string_view detail,
