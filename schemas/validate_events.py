@@ -287,12 +287,14 @@ GOOD = {
         actor={"kind": "user", "id": MEMBER}),
     "user.deactivated": _event(
         22, "user.deactivated", f"user/{MEMBER}", 3, {"user_id": MEMBER}),
-    "session.started": _event(
+    # Version 2 (events/upcast.hpp): the principal grouped as one object. Version 1, still in the
+    # log and upcast on read, is in GOOD_EXTRA.
+    "session.started": dict(_event(
         23, "session.started", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
-        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": CONTACT, "kind": "contact",
-         "role": "stakeholder", "client_id": CLIENT, "method": "invitation",
-         "expires_at": "2026-12-01T00:00:00.000Z"},
-        actor={"kind": "contact", "id": CONTACT}),
+        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5",
+         "principal": {"kind": "contact", "id": CONTACT, "role": "stakeholder", "client_id": CLIENT},
+         "method": "invitation", "expires_at": "2026-12-01T00:00:00.000Z"},
+        actor={"kind": "contact", "id": CONTACT}), v=2),
     "signin.throttled": _event(
         24, "signin.throttled", "signin/0190f5a2-1c3d-7e4f-8a0b-0000000051a1", 1,
         {"email": "ada@example.com", "failures": 10, "locked_until": "2024-07-15T09:31:12.345Z"},
@@ -503,6 +505,18 @@ BAD = [
      _bad("session.started", _set(["data", "method"], "magic_link"))),
     ("session.started: seq 2", "/seq",
      _bad("session.started", _set(["seq"], 2))),
+    # version 2 is not version 1: neither shape passes as the other
+    ("session.started v2: the v1 flat principal", "'principal_id' was unexpected",
+     _bad("session.started", lambda e: e["data"].update({"principal_id": CONTACT}))),
+    ("session.started v2: missing principal", "'principal' is a required",
+     _bad("session.started", _drop(["data", "principal"]))),
+    ("session.started v2: principal without id", "'id' is a required",
+     _bad("session.started", _drop(["data", "principal", "id"]))),
+    ("session.started v1 shape stamped v2", "'principal' is a required",
+     _bad("session.started", lambda e: e["data"].update(
+         {"principal_id": CONTACT, "kind": "contact", "role": "stakeholder"}) or e["data"].pop("principal"))),
+    ("session.started v2 shape stamped v1", "'principal' was unexpected",
+     _bad("session.started", _set(["v"], 1))),
     ("session.ended: seq 3", "/seq",
      _bad("session.ended", _set(["seq"], 3))),
     ("signin.throttled: password in data", "'password' was unexpected",
@@ -617,9 +631,18 @@ GOOD_EXTRA = [
         [e["data"].pop(k) for k in ("filter", "sort", "limit")]))),
     ("session.ended: seq 1 (a session begun before session.started)", _bad("session.ended", _set(["seq"], 1))),
     ("session.started: a user, no client", _bad("session.started", lambda e: (
-        e["data"].pop("client_id"), e["data"].update({"kind": "user", "role": "auditor", "principal_id": USER,
-                                                      "method": "password"}),
+        e["data"].update({"principal": {"kind": "user", "role": "auditor", "id": USER}, "method": "password"}),
         e.update({"actor": {"kind": "user", "id": USER}})))),
+    ("session.started v1 (as the log still holds it)", dict(_event(
+        23, "session.started", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
+        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": CONTACT, "kind": "contact",
+         "role": "stakeholder", "client_id": CLIENT, "method": "invitation",
+         "expires_at": "2026-12-01T00:00:00.000Z"},
+        actor={"kind": "contact", "id": CONTACT}), v=1)),
+    ("session.started v1: a user, no client", dict(_event(
+        23, "session.started", "session/0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", 1,
+        {"session_id": "0190f5a2-1c3d-7e4f-8a0b-00000000e5e5", "principal_id": USER, "kind": "user",
+         "role": "auditor", "method": "password", "expires_at": "2026-12-01T00:00:00.000Z"}), v=1)),
     ("view.defined: limit 500", _bad("view.defined", _set(["data", "limit"], 500))),
     ("view.defined: limit 1", _bad("view.defined", _set(["data", "limit"], 1))),
 ]
@@ -643,6 +666,7 @@ def self_test(schema_dir):
     # Every event schema has a good example, and every good example has a schema.
     files = set(schemas.event_files())
     examples = {f"{t}.v{e['v']}.json" for t, e in GOOD.items()}
+    examples |= {f"{e['type']}.v{e['v']}.json" for _, e in GOOD_EXTRA}
     for name in sorted(files | examples):
         if name in files and name in examples:
             passed += 1

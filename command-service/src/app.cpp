@@ -15,6 +15,7 @@
 #include "apexloop/core/comments.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
+#include "apexloop/events/upcast.hpp"
 #include "apexloop/runtime/auth.hpp"
 #include "apexloop/runtime/service.hpp"
 
@@ -197,7 +198,7 @@ struct CommandApp::Impl {
     std::vector<events::OutgoingEvent> outgoing;
     std::string causation;
     for (const auto& d : drafts) {
-      Envelope e{uuids.next(), d.type, events::kCurrentVersion, workspace, d.stream, d.seq, clock.now(), actor,
+      Envelope e{uuids.next(), d.type, events::current_version(d.type), workspace, d.stream, d.seq, clock.now(), actor,
                  correlation, causation, d.data};
       causation = e.id;
       outgoing.push_back({e.type, e.v, events::encode(e)});

@@ -13,6 +13,7 @@ bool member_may(Function f) {
     case Function::read_records:
     case Function::read_workspace:
     case Function::end_own_session: return true;
+    case Function::read_audit:  // ACCESS.md: audit history is the auditors' (and admins') alone
     case Function::manage_schema:
     case Function::manage_policies:
     case Function::manage_clients:
@@ -22,7 +23,8 @@ bool member_may(Function f) {
 }
 
 bool auditor_may(Function f) {
-  return f == Function::read_records || f == Function::read_workspace || f == Function::end_own_session;
+  return f == Function::read_records || f == Function::read_workspace || f == Function::end_own_session ||
+         f == Function::read_audit;
 }
 
 // A contact reaches only the record functions, where its policy decides row by row, and never an

@@ -97,13 +97,13 @@ Decision decide_accept_invitation(const WorkspaceState& ws, std::string_view id,
 
 Draft session_started(const SessionGrant& who, const std::string& session_id, TimestampMs expires_at,
                       std::string_view method) {
+  // Version 2 (events/upcast.hpp): the principal as one object, as the sessions API answers it.
+  Json::Object principal{{"kind", who.kind}, {"id", who.id}, {"role", who.role}};
+  if (!who.client_id.empty()) principal.emplace("client_id", who.client_id);
   Json::Object data{{"session_id", session_id},
-                    {"principal_id", who.id},
-                    {"kind", who.kind},
-                    {"role", who.role},
+                    {"principal", Json(std::move(principal))},
                     {"method", std::string(method)},
                     {"expires_at", format_timestamp(expires_at)}};
-  if (!who.client_id.empty()) data.emplace("client_id", who.client_id);
   return {std::string(event_type::session_started), "session/" + session_id, 1, Json(std::move(data))};
 }
 

@@ -147,9 +147,10 @@ TEST_F(PeopleTest, SessionEventsCarryIdsAndNeverTokens) {
   EXPECT_EQ(started.type, "session.started");
   EXPECT_EQ(started.stream, "session/" + kSession);
   EXPECT_EQ(started.seq, 1u);
-  EXPECT_EQ(to_json(started.data), R"({"client_id":")" + kAcme + R"(","expires_at":")" + format_timestamp(kWeek) +
-                                       R"(","kind":"contact","method":"invitation","principal_id":")" + kAda +
-                                       R"(","role":"stakeholder","session_id":")" + kSession + R"("})");
+  EXPECT_EQ(to_json(started.data), R"({"expires_at":")" + format_timestamp(kWeek) +
+                                       R"(","method":"invitation","principal":{"client_id":")" + kAcme + R"(","id":")" +
+                                       kAda + R"(","kind":"contact","role":"stakeholder"},"session_id":")" + kSession +
+                                       R"("})");
   commit({started});
   auto ended = decide_end_session(ws(), kSession, Actor{"contact", kAda}, kWeek);
   ASSERT_TRUE(ended.has_value());

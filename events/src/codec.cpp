@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "apexloop/events/upcast.hpp"
+
 namespace apexloop::events {
 
 std::string encode(const Envelope& e) {
@@ -80,6 +82,8 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   const Json* data = j.find("data");
   if (data == nullptr || !data->is_object()) return bad("data must be an object");
   e.data = *data;
+  // Every reader sees the current version of each type; the bytes in the log stay as written.
+  if (auto up = upcasters().upcast(e); !up) return bad("upcast: " + up.error());
   return e;
 }
 

@@ -262,6 +262,47 @@ std::expected<void, std::string> Consumer::assign_all(const std::map<std::int32_
   return {};
 }
 
+std::expected<void, std::string> Consumer::assign_one(std::int32_t partition, std::int64_t offset) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, cfg_.topic.c_str(), partition)->offset = offset;
+  const auto err = rd_kafka_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(std::string("kafka assign: ") + rd_kafka_err2str(err));
+  return {};
+}
+
+std::expected<std::int32_t, std::string> Consumer::partition_of_key(std::string_view key,
+                                                                    std::chrono::milliseconds timeout) {
+  auto ids = partition_ids(timeout);
+  if (!ids) return std::unexpected(ids.error());
+  // The producer's partitioner is murmur2_random (see Producer::create); a non-empty key is
+  // placed by murmur2 over the partition count, exactly as here.
+  return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), static_cast<std::int32_t>(ids->size()),
+                                          nullptr, nullptr);
+}
+
+std::expected<std::int64_t, std::string> Consumer::offset_for_time(std::int32_t partition, std::int64_t ms,
+                                                                   std::chrono::milliseconds timeout) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, cfg_.topic.c_str(), partition)->offset = ms;
+  const auto err = rd_kafka_offsets_for_times(rk_, list, static_cast<int>(timeout.count()));
+  std::int64_t offset = list->elems[0].offset;
+  const auto perr = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || perr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::unexpected(std::string("kafka offsets_for_times: ") +
+                           rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : perr));
+  }
+  if (offset < 0) {  // no message that late: start at the end
+    int64_t low = 0, high = 0;
+    const auto werr = rd_kafka_query_watermark_offsets(rk_, cfg_.topic.c_str(), partition, &low, &high,
+                                                       static_cast<int>(timeout.count()));
+    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(std::string("kafka watermarks: ") + rd_kafka_err2str(werr));
+    offset = high;
+  }
+  return offset;
+}
+
 std::vector<Message> Consumer::poll(std::size_t max, std::chrono::milliseconds timeout) {
   std::vector<Message> out;
   int wait = static_cast<int>(timeout.count());

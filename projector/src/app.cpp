@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "apexloop/projector/stall.hpp"
 #include "apexloop/projector/store.hpp"
 #include "apexloop/runtime/metrics.hpp"
 
@@ -29,8 +30,20 @@ struct ProjectorApp::Impl {
   std::uint64_t applied = 0, rejected = 0, skipped = 0, batches = 0;
   std::int64_t last_event_at_ms = 0;
   std::map<std::int32_t, std::int64_t> next_offsets;
+  StallDetector stall{cfg.stall_after};
 
   explicit Impl(ProjectorConfig c) : cfg(std::move(c)) {}
+
+  // Lag (from the consumer's cached watermarks) and progress, fed to the stall rule. Called by
+  // /readyz and /metrics, so a stall shows whether or not anyone scrapes.
+  bool stalled() {
+    std::lock_guard lock(stats_mu);
+    std::int64_t lag = 0, applied_sum = 0;
+    for (const auto& l : consumer->lag(next_offsets)) lag += std::max<std::int64_t>(0, l.high_watermark - l.next_offset);
+    for (const auto& [_, off] : next_offsets) applied_sum += off;
+    stall.observe(lag, applied_sum, std::chrono::steady_clock::now());
+    return stall.stalled();
+  }
 
   void run_loop() {
     while (!stopping.load()) {
@@ -56,8 +69,23 @@ struct ProjectorApp::Impl {
     }
   }
 
-  void samples(std::string& out) const {
+  void samples(std::string& out) {
+    const bool is_stalled = stalled();
     std::lock_guard lock(stats_mu);
+    out += "# HELP apexloop_projector_stalled 1 when behind the log and nothing applied for APEXLOOP_PROJECTOR_STALL_SECONDS.\n";
+    out += "# TYPE apexloop_projector_stalled gauge\n";
+    write_sample(out, "apexloop_projector_stalled", "", is_stalled ? 1.0 : 0.0);
+    out += "# TYPE apexloop_projector_stuck_seconds gauge\n";
+    write_sample(out, "apexloop_projector_stuck_seconds", "", stall.stuck_seconds());
+    // Wall-clock age of the newest applied event (its `at`): only for operators, never for state.
+    out += "# HELP apexloop_projector_last_event_age_seconds Seconds since the `at` of the last applied event.\n";
+    out += "# TYPE apexloop_projector_last_event_age_seconds gauge\n";
+    if (last_event_at_ms != 0) {
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+      write_sample(out, "apexloop_projector_last_event_age_seconds", "",
+                   static_cast<double>(now_ms - last_event_at_ms) / 1000.0);
+    }
     out += "# TYPE apexloop_projector_events_total counter\n";
     write_sample(out, "apexloop_projector_events_total", "outcome=\"applied\"", static_cast<double>(applied));
     write_sample(out, "apexloop_projector_events_total", "outcome=\"rejected\"", static_cast<double>(rejected));
@@ -101,7 +129,7 @@ std::expected<std::uint16_t, std::string> ProjectorApp::start() {
   for (const auto& [p, off] : d.store->offsets()) spdlog::info("event=resume partition={} offset={}", p, off);
 
   auto router = std::make_shared<http::Router>();
-  http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
+  http::add_operational_routes(*router, [&d] { return d.ready.load() && !d.stalled(); }, d.http_metrics,
                                [&d](std::string& out) { d.samples(out); });
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },

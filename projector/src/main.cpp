@@ -1,5 +1,6 @@
 // apexloop-projector: `run` (default) consumes the log into the read models;
-// `hash DIR` prints the SHA-256 of the read models in DIR (safe beside a live projector).
+// `hash DIR` prints the SHA-256 of the read models in DIR (safe beside a live projector);
+// `replay ...` rebuilds read models from the log (see replay_main.cpp, deploy/replay.sh).
 #include <rocksdb/db.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "apexloop/projector/app.hpp"
+#include "apexloop/projector/replay.hpp"
 #include "apexloop/projector/store.hpp"
 #include "apexloop/runtime/service.hpp"
 
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(secondary);
     return 0;
   }
+  if (cmd == "replay") return projector::replay_main(argc - 1, argv + 1);
   if (cmd != "run") {
     std::fprintf(stderr, "usage: apexloop-projector [run | hash DATA_DIR]\n");
     return 2;
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
   }
   projector::ProjectorConfig cfg{env_or("APEXLOOP_DATA_DIR", ".run/data"), events::KafkaConfig::from_env(), *http,
                                  static_cast<std::size_t>(env_long("APEXLOOP_PROJECTOR_MAX_BATCH", 2000))};
+  cfg.stall_after = std::chrono::seconds(env_long("APEXLOOP_PROJECTOR_STALL_SECONDS", 30));
   projector::ProjectorApp app(cfg);
   return serve(app);
 }

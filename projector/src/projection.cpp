@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "apexloop/events/codec.hpp"
+#include "apexloop/projector/history.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/stored_record.hpp"
 
@@ -785,6 +786,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));
   const DatabaseDef* db = ws.database(db_key);
+  const auto history = prepare_history(e, at, ws, kv);  // read before this event changes the record
   if (e.type == event_type::record_created) {
     const Json* fields = d.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::unexpected("record.created without fields");
@@ -818,6 +820,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     step.write_internal(*db, before, std::nullopt);
     step.reproject_record(*db, before, std::nullopt);
   }
+  commit_history(history, kv);  // only now: an event the models refused has written nothing
   return {};
 }
 

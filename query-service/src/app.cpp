@@ -15,6 +15,7 @@
 #include "apexloop/projector/store.hpp"
 #include "apexloop/runtime/auth.hpp"
 #include "apexloop/runtime/service.hpp"
+#include "audit.hpp"
 #include "response_cache.hpp"
 
 namespace apexloop::query {
@@ -138,7 +139,7 @@ struct QueryApp::Impl {
         return http::problem_for(req, bhttp::status::forbidden, "your role may not do this");
       }
       auto res = f(req, ctx, *principal);
-      if (!cache_key.empty() && res.result() == bhttp::status::ok) cache.store(cache_key, version, principal->expires_at, res);
+      if (!cache_key.empty() && res.result() == bhttp::status::ok && !ctx.stream) cache.store(cache_key, version, principal->expires_at, res);
       return res;
     };
   }
@@ -470,6 +471,15 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::list_comments));
+  // Audit (issue 6, query-service/src/audit.hpp): admin and auditor only.
+  router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/history",
+              d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+                return record_history(req, ctx, p, *d.db);
+              }));
+  router->add(bhttp::verb::get, "/api/v1/audit",
+              d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+                return audit_stream(req, ctx, p, *d.db, d.cfg.kafka);
+              }));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

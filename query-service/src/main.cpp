@@ -22,6 +22,7 @@ int main() {
   query::QueryConfig cfg{env_or("APEXLOOP_DATA_DIR", ".run/data"), *http,
                          std::chrono::milliseconds(env_long("APEXLOOP_CATCH_UP_MS", 5)),
                          std::chrono::milliseconds(2000)};
+  cfg.kafka = events::KafkaConfig::from_env();
   query::QueryApp app(cfg);
   return serve(app);
 }

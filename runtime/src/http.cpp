@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include "apexloop/runtime/rate_limit.hpp"
 
 #include <array>
+#include <cstdio>
 #include <thread>
 
 namespace apexloop::http {
@@ -23,8 +25,8 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, HttpMetrics& metrics,
-          RateLimiter& limiter)
-      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics), limiter_(limiter) {
+          RateLimiter& limiter, net::thread_pool& blocking)
+      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics), limiter_(limiter), blocking_(blocking) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
@@ -137,6 +139,13 @@ class Session : public std::enable_shared_from_this<Session> {
       res = problem_for(request_, bhttp::status::service_unavailable, "not ready; retry");
     }
     res.set(bhttp::field::server, "apexloop");
+    if (ctx_.stream && res.result() == bhttp::status::ok) {
+      // Measured to the first byte: a stream lasts as long as the client reads.
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      metrics_.observe(std::string(request_.method_string()), ctx_.route, res.result_int(), secs);
+      request_ = {};
+      return write_stream(std::move(res), std::move(ctx_.stream));
+    }
     res.prepare_payload();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     metrics_.observe(std::string(request_.method_string()), ctx_.route, res.result_int(), secs);
@@ -158,6 +167,75 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return self->close();
       self->wait_then_answer();
     });
+  }
+
+  // A streamed answer (RequestContext::stream): the head with chunked framing, then one chunk per
+  // piece, then the last chunk; the connection closes after it.
+  struct Streaming {
+    bhttp::response<bhttp::empty_body> head;
+    std::optional<bhttp::response_serializer<bhttp::empty_body>> serializer;
+    std::function<bool(std::string&)> next;
+    std::string piece;
+  };
+
+  void write_stream(Response&& res, std::function<bool(std::string&)> next) {
+    auto st = std::make_shared<Streaming>();
+    st->head = bhttp::response<bhttp::empty_body>(res.result(), res.version());
+    for (const auto& field : res) st->head.set(field.name_string(), field.value());
+    st->head.keep_alive(false);
+    st->head.chunked(true);
+    st->next = std::move(next);
+    st->serializer.emplace(st->head);
+    stream_.expires_after(opts_.write_timeout);
+    bhttp::async_write_header(stream_, *st->serializer, [self = shared_from_this(), st](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->next_chunk(st);
+    });
+  }
+
+  void next_chunk(const std::shared_ptr<Streaming>& st) {
+    net::post(blocking_, [self = shared_from_this(), st] {
+      st->piece.clear();
+      bool more = false;
+      bool failed = false;
+      try {
+        more = st->next(st->piece);
+      } catch (const std::exception& e) {
+        spdlog::error("event=stream_failed what=\"{}\"", e.what());
+        failed = true;
+      }
+      net::post(self->stream_.get_executor(), [self, st, more, failed] {
+        if (failed) return self->close();  // no last chunk: the client sees the stream was cut
+        self->send_chunk(st, more);
+      });
+    });
+  }
+
+  void send_chunk(const std::shared_ptr<Streaming>& st, bool more) {
+    auto after = [self = shared_from_this(), st, more](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      if (more) return self->next_chunk(st);
+      self->close();
+    };
+    stream_.expires_after(opts_.write_timeout);
+    if (!st->piece.empty()) {
+      if (more) return net::async_write(stream_, bhttp::make_chunk(net::buffer(st->piece)), std::move(after));
+      // The last piece and the last chunk together.
+      st->piece = chunk_bytes(st->piece) + "0\r\n\r\n";
+      return net::async_write(stream_, net::buffer(st->piece), std::move(after));
+    }
+    if (more) {
+      // Nothing this time (a filter matched nothing yet): go round again.
+      return next_chunk(st);
+    }
+    net::async_write(stream_, bhttp::make_chunk_last(), std::move(after));
+  }
+
+  // One chunk in HTTP/1.1 framing: size in hex, CRLF, the bytes, CRLF.
+  static std::string chunk_bytes(const std::string& piece) {
+    char size[32];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    return std::string(size, static_cast<std::size_t>(n)) + piece + "\r\n";
   }
 
   void reply_error(bhttp::status status, std::string_view detail,
@@ -221,6 +299,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const Handler& handler_;
   HttpMetrics& metrics_;
   RateLimiter& limiter_;
+  net::thread_pool& blocking_;  // where stream pieces are made: they may block (Kafka polls)
   std::string remote_ip_;
   bool first_ = true;
   Request request_;                 // the request being answered
@@ -236,6 +315,10 @@ struct Server::Impl {
   Handler handler;
   HttpMetrics& metrics;
   RateLimiter limiter{opts.rate_limit_per_second, opts.rate_limit_burst};
+  // Streamed answers make their pieces here, never on the threads that serve requests: a
+  // stream waiting on Kafka must not stall the reads beside it. Two streams make progress at a
+  // time; more wait their turn.
+  net::thread_pool blocking{2};
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
@@ -247,7 +330,7 @@ struct Server::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), opts, handler, metrics, limiter)->run();
+        std::make_shared<Session>(std::move(socket), opts, handler, metrics, limiter, blocking)->run();
       }
       accept();
     });
@@ -282,6 +365,9 @@ void Server::wait() {
     if (t.joinable()) t.join();
   }
   impl_->threads.clear();
+  // A piece being made finishes (its hand-back goes to the stopped io_context, never to run).
+  impl_->blocking.stop();
+  impl_->blocking.join();
 }
 
 Response problem(unsigned version, bool keep_alive, bhttp::status status, std::string_view title,

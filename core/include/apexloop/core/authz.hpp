@@ -18,6 +18,7 @@ enum class Function {
   read_records,     // databases and records (a contact: its own projection)
   read_workspace,   // internal listings such as clients
   end_own_session,  // logout: ending one's own session changes no data
+  read_audit,       // record history and the audit stream: every event, internal columns included
 };
 
 enum class Verdict { allow, forbidden };

@@ -9,6 +9,7 @@
 
 namespace apexloop::events {
 
+// The first version of every event type. A writer stamps current_version(type) (upcast.hpp).
 inline constexpr int kCurrentVersion = 1;
 
 // Keys in a fixed order, so the same envelope always has the same bytes.
@@ -19,6 +20,7 @@ struct DecodeFailure {
   DecodeError kind;
   std::string detail;
 };
+// Decodes and upcasts (upcast.hpp): the envelope answered is in its type's current version.
 [[nodiscard]] std::expected<Envelope, DecodeFailure> decode(std::string_view bytes);
 
 }  // namespace apexloop::events

@@ -97,6 +97,18 @@ class Consumer {
   [[nodiscard]] std::expected<void, std::string> assign_all(
       const std::map<std::int32_t, std::int64_t>& offsets, std::chrono::milliseconds timeout);
 
+  // Reads one partition only, from `offset` (the audit stream: one workspace's partition).
+  [[nodiscard]] std::expected<void, std::string> assign_one(std::int32_t partition, std::int64_t offset);
+
+  // The partition the producer puts `key` in (its murmur2 partitioner over the topic's partitions).
+  [[nodiscard]] std::expected<std::int32_t, std::string> partition_of_key(std::string_view key,
+                                                                          std::chrono::milliseconds timeout);
+
+  // The first offset of `partition` whose broker timestamp is at or after `ms`; the high
+  // watermark when there is none.
+  [[nodiscard]] std::expected<std::int64_t, std::string> offset_for_time(std::int32_t partition, std::int64_t ms,
+                                                                         std::chrono::milliseconds timeout);
+
   // Up to `max` messages; waits up to `timeout` for the first one.
   [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout);
 

@@ -15,6 +15,8 @@ struct ProjectorConfig {
   events::KafkaConfig kafka;
   http::ServerOptions http;
   std::size_t max_batch = 2000;
+  // /readyz answers 503 when the projector is behind and has applied nothing for this long.
+  std::chrono::seconds stall_after{30};
 };
 
 class ProjectorApp {

@@ -118,3 +118,17 @@ inline std::string set_all_comments_prefix(std::string_view ws, std::string_view
 std::string order_key(std::int64_t offset);
 
 }  // namespace apexloop::keys
+
+// Record history (issue 6), kept by projector/src/history.cpp and read by the query service:
+//   hist/<ws>/<db>/<id>/<seq>    one event of the record as its history shows it: {seq, type, at,
+//                                actor, event_id, position, owner, changes: {field: {before?, after?}}};
+//                                <seq> is the record version the event made, 16 hex digits
+namespace apexloop::keys {
+inline std::string history_prefix(std::string_view ws, std::string_view db, std::string_view id) {
+  return cat({"hist/", ws, "/", db, "/", id, "/"});
+}
+std::string history_seq(std::uint64_t seq);  // fixed width, so byte order is version order
+inline std::string history(std::string_view ws, std::string_view db, std::string_view id, std::uint64_t seq) {
+  return history_prefix(ws, db, id) + history_seq(seq);
+}
+}  // namespace apexloop::keys

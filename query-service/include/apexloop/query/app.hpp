@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "apexloop/events/kafka.hpp"
 #include "apexloop/runtime/http.hpp"
 
 namespace apexloop::query {
@@ -17,6 +18,7 @@ struct QueryConfig {
   http::ServerOptions http;
   std::chrono::milliseconds catch_up_interval{5};
   std::chrono::milliseconds max_after_wait{2000};
+  events::KafkaConfig kafka;  // the audit stream reads the log itself
 };
 
 class QueryApp {

@@ -61,6 +61,13 @@ struct RequestContext {
   std::function<bool()> wait_ready;
   std::optional<std::chrono::steady_clock::time_point> waited_since;
   std::chrono::steady_clock::time_point wait_deadline;
+  // A streamed answer (the audit stream): a handler that sets this answers with a response whose
+  // status and headers go out first, with `Transfer-Encoding: chunked`; then the server calls
+  // `stream` for each next piece, sends it as one chunk, and ends after the call that answers
+  // false. Memory stays bounded by one piece. An exception from `stream` cuts the connection
+  // without the final chunk, so the client can tell a broken stream from a complete one.
+  // `stream` runs on a server thread and may block briefly (e.g. on a Kafka poll).
+  std::function<bool(std::string& piece)> stream;
 };
 
 using Handler = std::function<Response(const Request&, RequestContext&)>;

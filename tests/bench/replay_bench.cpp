@@ -1,0 +1,124 @@
+// Benchmark: cold replay of the log into empty read models (QUALITY.md: 1,000,000 events in
+// <= 5 s on the 2-core machine). Appends N events to a fresh topic of the real broker
+// (KAFKA_BOOTSTRAP), then times replay_until() from offset 0 into an empty directory: Kafka
+// consumer, decode + upcast, the real projection and RocksDB, exactly what deploy/replay.sh runs.
+// Not a test: it reports, it does not assert.
+//   replay_bench [events=1000000] [clients=200]
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "apexloop/core/json.hpp"
+#include "apexloop/events/codec.hpp"
+#include "apexloop/events/kafka.hpp"
+#include "apexloop/events/upcast.hpp"
+#include "apexloop/projector/replay.hpp"
+#include "bench_ids.hpp"
+
+using namespace apexloop;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kWs = "0190a000-0000-7000-8000-00000000aaaa";
+const std::string kAdmin = "0190a000-0000-7000-8000-00000000ad01";
+
+std::string id_of(std::uint64_t n) { return bench::id_of("0190a000-0000-7000-8000", n); }
+
+class Appender {
+ public:
+  explicit Appender(events::Producer& p) : producer_(p) {}
+  void add(std::string type, std::string stream, std::uint64_t seq, Json data) {
+    Envelope e{id_of(1'000'000'000 + n_), std::move(type), 1, kWs, std::move(stream), seq,
+               TimestampMs{1'795'000'000'000 + static_cast<std::int64_t>(n_)}, Actor{"user", kAdmin}, kAdmin, "", std::move(data)};
+    e.v = events::current_version(e.type);
+    batch_.push_back({e.type, e.v, events::encode(e)});
+    ++n_;
+    if (batch_.size() >= 5000) flush();
+  }
+  void flush() {
+    if (batch_.empty()) return;
+    if (auto r = producer_.append(kWs, batch_); !r) {
+      std::fprintf(stderr, "append: %s\n", r.error().detail.c_str());
+      std::exit(1);
+    }
+    batch_.clear();
+  }
+  std::uint64_t count() const { return n_; }
+
+ private:
+  events::Producer& producer_;
+  std::vector<events::OutgoingEvent> batch_;
+  std::uint64_t n_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::uint64_t events_wanted = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
+  const int clients = argc > 2 ? std::atoi(argv[2]) : 200;
+  auto cfg = events::KafkaConfig::from_env();
+  cfg.topic = "apexloop.bench.replay." + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr));
+  cfg.partitions = 1;
+  if (auto t = events::ensure_topic(cfg, 10s); !t) {
+    std::fprintf(stderr, "%s\n", t.error().c_str());
+    return 1;
+  }
+  auto producer = events::Producer::create(cfg);
+  if (!producer) {
+    std::fprintf(stderr, "%s\n", producer.error().c_str());
+    return 1;
+  }
+  Appender log(**producer);
+  const auto t0 = std::chrono::steady_clock::now();
+  // A workspace as the command service would write it: schema, clients, then records.
+  log.add("workspace.created", "workspace/" + kWs, 1, Json(Json::Object{{"name", "Bench"}}));
+  log.add("database.defined", "database/projects", 1, Json(Json::Object{{"key", "projects"}, {"name", "Projects"}}));
+  std::uint64_t seq = 2;
+  for (const auto& [key, type] : {std::pair{"owner", "client"}, {"title", "text"}, {"status", "text"}, {"budget", "number"}}) {
+    log.add("column.added", "database/projects", seq++,
+            Json(Json::Object{{"database", "projects"}, {"key", key}, {"name", key}, {"type", type},
+                              {"options", Json(Json::Object{})}, {"internal", false}}));
+  }
+  log.add("client_type.defined", "client_type/retainer", 1, Json(Json::Object{{"key", "retainer"}, {"name", "Retainer"}}));
+  for (int c = 0; c < clients; ++c) {
+    log.add("client.created", "client/" + id_of(500'000'000 + c), 1,
+            Json(Json::Object{{"client_id", id_of(500'000'000 + c)}, {"name", "Client " + std::to_string(c)}, {"client_type", "retainer"}}));
+  }
+  for (std::uint64_t r = 0; log.count() < events_wanted; ++r) {
+    const std::string id = id_of(r);
+    log.add("record.created", "record/projects/" + id, 1,
+            Json(Json::Object{{"database", "projects"},
+                              {"record_id", id},
+                              {"fields", Json(Json::Object{{"owner", id_of(500'000'000 + r % clients)},
+                                                           {"title", "Project " + std::to_string(r)},
+                                                           {"status", "open"},
+                                                           {"budget", static_cast<std::int64_t>(r % 10000)}})}}));
+  }
+  log.flush();
+  const double append_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("appended %llu events in %.1f s\n", static_cast<unsigned long long>(log.count()), append_secs);
+
+  const auto dir = std::filesystem::temp_directory_path() / ("apexloop-replay-bench-" + std::to_string(::getpid()));
+  auto end = projector::log_end(cfg);
+  if (!end) {
+    std::fprintf(stderr, "%s\n", end.error().c_str());
+    return 1;
+  }
+  auto r = projector::replay_until(dir.string(), cfg, *end);
+  if (!r) {
+    std::fprintf(stderr, "replay: %s\n", r.error().c_str());
+    return 1;
+  }
+  std::printf("cold replay: %llu events in %.2f s = %.0f events/s (target: 1,000,000 in <= 5 s)\n",
+              static_cast<unsigned long long>(r->events), r->seconds, static_cast<double>(r->events) / r->seconds);
+  std::printf("read-model hash %s\n", r->state.hash.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
+}
