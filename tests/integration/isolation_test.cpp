@@ -23,10 +23,16 @@ const std::vector<std::uint64_t> kRegressionSeeds = {
 };
 constexpr int kSteps = 60;
 
+struct Comment {
+  std::string id, body;
+  bool client = false;  // client-visible; otherwise an internal note
+};
+
 struct Record {
   std::string id;
   std::uint64_t version = 1;
   Json::Object fields;
+  std::vector<Comment> comments;  // live ones, oldest first
 };
 
 struct Contact {
@@ -145,6 +151,7 @@ class Isolation {
     setup();
     for (step_ = 0; step_ < kSteps && !::testing::Test::HasFatalFailure(); ++step_) {
       act();
+      comment_act();
       check_everyone();
     }
   }
@@ -255,7 +262,7 @@ class Isolation {
     if (pick(3) != 0) read_part.emplace("filter", random_filter(db));
     Json body(Json::Object{{"read", Json(std::move(read_part))},
                            {"write", Json(Json::Object{{"columns", Json(write)}, {"create", pick(2) == 0}})},
-                           {"comment", false},
+                           {"comment", cpick(2) == 0},
                            {"approve", false}});
     admin("PUT", "/api/v1/policies/" + scope + "/" + role + "/" + db, to_json(body));
     oracle_.policies[{scope, role, db}] = body;
@@ -414,6 +421,71 @@ class Isolation {
     }
   }
 
+  // ---- comments, drawn from their own random stream so that the other steps (and the
+  // regression seeds) stay as they were ----
+  void comment_act() {
+    const std::string db = cpick(2) == 0 ? "alpha" : "beta";
+    auto& list = oracle_.records[db];
+    if (list.empty()) return;
+    Record& rec = list[static_cast<std::size_t>(cpick(static_cast<int>(list.size())))];
+    const int roll = cpick(10);
+    if (roll < 4) {
+      // Internal notes carry the internal canary that every read is scanned for.
+      const bool client = cpick(2) == 0;
+      const std::string body = client ? "note " + std::to_string(++comment_n_) : "CANARY-INT-NOTE " + std::to_string(++comment_n_);
+      auto r = admin("POST", "/api/v1/databases/" + db + "/records/" + rec.id + "/comments",
+                     to_json(Json(Json::Object{{"body", body}, {"visibility", client ? "client" : "internal"}})));
+      rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, client});
+    } else if (roll < 6 && !rec.comments.empty()) {
+      auto& c = rec.comments[static_cast<std::size_t>(cpick(static_cast<int>(rec.comments.size())))];
+      if (c.body.starts_with("from contact")) return;  // only its author may change it
+      c.body += " (edited)";
+      admin("PATCH", "/api/v1/comments/" + c.id, to_json(Json(Json::Object{{"body", c.body}})));
+    } else if (roll < 7 && !rec.comments.empty()) {
+      const auto i = static_cast<std::size_t>(cpick(static_cast<int>(rec.comments.size())));
+      if (rec.comments[i].body.starts_with("from contact")) return;
+      admin("DELETE", "/api/v1/comments/" + rec.comments[i].id);
+      rec.comments.erase(rec.comments.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      auto contacts = active_contacts();
+      if (contacts.empty()) return;
+      const Contact& c = *contacts[static_cast<std::size_t>(cpick(static_cast<int>(contacts.size())))];
+      const std::string body = "from contact " + std::to_string(++comment_n_);
+      auto r = http_request(stack_.origin, "POST", "/api/v1/databases/" + db + "/records/" + rec.id + "/comments",
+                            to_json(Json(Json::Object{{"body", body}})),
+                            {{"Authorization", "Bearer " + c.token}, {"Content-Type", "application/json"}});
+      const Json* policy = oracle_.policy(c, db);
+      const int expected = !oracle_.visible(c, db, rec) ? 404 : policy->find("comment")->as_bool() ? 201 : 403;
+      expect(r.status == expected, "contact comment on " + db + "/" + rec.id + ": expected " + std::to_string(expected) +
+                                       ", got " + std::to_string(r.status) + " " + r.body);
+      if (r.status == 201) {
+        position_ = r.header("apexloop-position");
+        rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, true});
+      }
+    }
+  }
+
+  // A contact sees the client-visible comments of a record it sees, in order; else 404.
+  void check_comments(const Contact& c, const std::string& db) {
+    const auto& all = oracle_.records.at(db);
+    for (int i = 0; i < 2 && !all.empty(); ++i) {
+      const Record& rec = all[static_cast<std::size_t>(cpick(static_cast<int>(all.size())))];
+      auto r = read(c, "/api/v1/databases/" + db + "/records/" + rec.id + "/comments");
+      if (!oracle_.visible(c, db, rec)) {
+        expect(r.status == 404, "comments of an invisible record answered " + std::to_string(r.status));
+        continue;
+      }
+      std::vector<std::string> expected, actual;
+      for (const auto& cm : rec.comments) {
+        if (cm.client) expected.push_back(cm.body);
+      }
+      if (!expect(r.status == 200, "comments answered " + std::to_string(r.status) + " " + r.body)) continue;
+      const Json body = json_of(r);
+      for (const auto& item : body.find("items")->as_array()) actual.emplace_back(item.string_or("body", ""));
+      expect(actual == expected, "comments of " + db + "/" + rec.id + " for " + c.id + ": " + r.body);
+    }
+  }
+
   // ---- every contact's every read ----
   HttpResult read(const Contact& c, const std::string& target) {
     auto r = http_request(stack_.origin, "GET", target, "", {{"Authorization", "Bearer " + c.token}, {"Apexloop-After", position_}});
@@ -435,6 +507,7 @@ class Isolation {
       for (const std::string db : {"alpha", "beta"}) {
         check_list(c, db);
         check_by_id(c, db);
+        check_comments(c, db);
       }
     }
   }
@@ -516,6 +589,7 @@ class Isolation {
   }
   std::string where() const { return "isolation seed=" + std::to_string(seed_) + " step=" + std::to_string(step_) + ": "; }
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  int cpick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(comment_rng_); }
   template <typename T>
   T& pick_of(std::vector<T>& v) { return v[static_cast<std::size_t>(pick(static_cast<int>(v.size())))]; }
   template <typename T>
@@ -539,6 +613,8 @@ class Isolation {
   Stack& stack_;
   std::uint64_t seed_;
   std::mt19937_64 rng_;
+  std::mt19937_64 comment_rng_{seed_ ^ 0x9e3779b97f4a7c15ull};
+  int comment_n_ = 0;
   int step_ = -1;
   std::string admin_token_;
   std::string position_;
