@@ -320,6 +320,15 @@ GOOD = {
         {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD,
          "body": "Looks good to me, ship it"},
         actor={"kind": "contact", "id": CONTACT}),
+    "approval.requested": _event(
+        28, "approval.requested", "approval/0190f5a2-1c3d-7e4f-8a0b-0000000a0001", 1,
+        {"approval_id": "0190f5a2-1c3d-7e4f-8a0b-0000000a0001", "database": "projects", "record_id": RECORD,
+         "title": "Homepage design v2", "detail": "See the attached mock-ups"}),
+    "approval.decided": _event(
+        29, "approval.decided", "approval/0190f5a2-1c3d-7e4f-8a0b-0000000a0001", 2,
+        {"approval_id": "0190f5a2-1c3d-7e4f-8a0b-0000000a0001", "database": "projects", "record_id": RECORD,
+         "decision": "changes_requested", "comment": "Bigger logo, please"},
+        actor={"kind": "contact", "id": CONTACT}),
     "comment.deleted": _event(
         27, "comment.deleted", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 3,
         {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD},

@@ -12,6 +12,7 @@
 #include "apexloop/command/credentials.hpp"
 #include "apexloop/command/throttle.hpp"
 #include "apexloop/core/authz.hpp"
+#include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
@@ -710,9 +711,11 @@ struct CommandApp::Impl {
     });
   }
 
-  // Comments: the decision sees who is writing; a contact's rights come from its policy.
+  // Comments and approvals: the decision sees who is writing; a contact's rights come from its
+  // policy. Answers `{id}` from the first event's `id_member`.
   template <typename Decide>
-  Response comment_command(const Request& req, bool has_body, bhttp::status status, Decide decide) {
+  Response collaboration_command(const Request& req, bool has_body, bhttp::status status, Decide decide,
+                           std::string_view id_member = "comment_id") {
     auto p = caller(req, Function::write_records);
     if (!p) return std::move(p.error());
     Json body;
@@ -730,7 +733,7 @@ struct CommandApp::Impl {
       Response res{status, req.version()};
       res.keep_alive(req.keep_alive());
       if (status != bhttp::status::no_content) {
-        res = http::json_response(req, status, to_json(Json(Json::Object{{"id", drafts->front().data.string_or("comment_id", "")}})));
+        res = http::json_response(req, status, to_json(Json(Json::Object{{"id", drafts->front().data.string_or(id_member, "")}})));
       }
       return with_position(std::move(res), *pos);
     });
@@ -738,21 +741,34 @@ struct CommandApp::Impl {
 
   Response add_comment(const Request& req, RequestContext& ctx) {
     const std::string comment_id = uuids.next();
-    return comment_command(req, true, bhttp::status::created, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+    return collaboration_command(req, true, bhttp::status::created, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
       return decide_add_comment(ws, who, ctx.params.at("db"), ctx.params.at("id"), body, comment_id, clock.now());
     });
   }
 
   Response edit_comment(const Request& req, RequestContext& ctx) {
-    return comment_command(req, true, bhttp::status::ok, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+    return collaboration_command(req, true, bhttp::status::ok, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
       return decide_edit_comment(ws, who, ctx.params.at("id"), body, clock.now());
     });
   }
 
   Response delete_comment(const Request& req, RequestContext& ctx) {
-    return comment_command(req, false, bhttp::status::no_content, [&](const WorkspaceState& ws, const Commenter& who, const Json&) {
+    return collaboration_command(req, false, bhttp::status::no_content, [&](const WorkspaceState& ws, const Commenter& who, const Json&) {
       return decide_delete_comment(ws, who, ctx.params.at("id"), clock.now());
     });
+  }
+
+  Response request_approval(const Request& req, RequestContext& ctx) {
+    const std::string approval_id = uuids.next();
+    return collaboration_command(req, true, bhttp::status::created, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+      return decide_request_approval(ws, who, ctx.params.at("db"), ctx.params.at("id"), body, approval_id);
+    }, "approval_id");
+  }
+
+  Response decide_approval_request(const Request& req, RequestContext& ctx) {
+    return collaboration_command(req, true, bhttp::status::ok, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+      return decide_approval(ws, who, ctx.params.at("id"), body, clock.now());
+    }, "approval_id");
   }
 
   Response delete_record(const Request& req, RequestContext& ctx) {
@@ -833,6 +849,8 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::add_comment));
   router->add(bhttp::verb::patch, "/api/v1/comments/{id}", bind(&Impl::edit_comment));
   router->add(bhttp::verb::delete_, "/api/v1/comments/{id}", bind(&Impl::delete_comment));
+  router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/approvals", bind(&Impl::request_approval));
+  router->add(bhttp::verb::post, "/api/v1/approvals/{id}/decision", bind(&Impl::decide_approval_request));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -234,6 +234,18 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     if (ws.comments.contains(id) || e.seq != 1) return std::unexpected("comment.added out of sequence");
     ws.comments.emplace(id, CommentState{id, std::string(d.string_or("database", "")), std::string(d.string_or("record_id", "")),
                                          e.actor.kind, e.actor.id, std::string(d.string_or("visibility", "")), e.seq, false});
+  } else if (e.type == event_type::approval_requested) {
+    const std::string id(d.string_or("approval_id", ""));
+    if (ws.approvals.contains(id) || e.seq != 1) return std::unexpected("approval.requested out of sequence");
+    ws.approvals.emplace(id, ApprovalState{id, std::string(d.string_or("database", "")), std::string(d.string_or("record_id", "")),
+                                           "pending", e.seq});
+  } else if (e.type == event_type::approval_decided) {
+    auto it = ws.approvals.find(d.string_or("approval_id", ""));
+    if (it == ws.approvals.end() || it->second.status != "pending" || it->second.seq + 1 != e.seq) {
+      return std::unexpected("approval.decided out of sequence");
+    }
+    it->second.status = std::string(d.string_or("decision", ""));
+    it->second.seq = e.seq;
   } else if (e.type == event_type::comment_edited || e.type == event_type::comment_deleted) {
     auto it = ws.comments.find(d.string_or("comment_id", ""));
     if (it == ws.comments.end() || it->second.deleted || it->second.seq + 1 != e.seq) {

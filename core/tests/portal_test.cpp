@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
 #include "apexloop/core/workspace.hpp"
 
@@ -240,6 +241,39 @@ TEST_F(PortalTest, CommentsFollowVisibilityPolicyAndAuthorship) {
   EXPECT_EQ(kind(decide_edit_comment(ws(), ada_c, c1, parse(R"({"body":"again"})"), kNow)), CommandErrorKind::not_found);
   EXPECT_EQ(kind(decide_add_comment(ws(), admin, "tickets", "0190a000-0000-7000-8000-00000000ffff", parse(R"({"body":"x"})"), c1, kNow)),
             CommandErrorKind::not_found);
+}
+
+
+TEST_F(PortalTest, ApprovalsAreRequestedByUsersAndDecidedOnceByAContactWhoMay) {
+  const auto mine = record_of(kAcme);
+  const auto theirs = record_of(kGlobex);
+  const Commenter admin{"user", kAdmin, nullptr};
+  const Commenter ada_c{"contact", kAda, &ada()};
+  const std::string a1 = "0190a000-0000-7000-8000-0000000a0001";
+  auto kind = [](const Decision& d) { return d ? std::optional<CommandErrorKind>() : d.error().kind; };
+
+  EXPECT_EQ(kind(decide_request_approval(ws(), ada_c, "tickets", mine, parse(R"({"title":"x"})"), a1)), CommandErrorKind::forbidden);
+  for (const char* bad : {R"({})", R"({"title":""})", R"({"title":"ok","extra":1})", R"({"title":"ok","detail":5})"}) {
+    EXPECT_EQ(kind(decide_request_approval(ws(), admin, "tickets", mine, parse(bad), a1)), CommandErrorKind::invalid) << bad;
+  }
+  EXPECT_EQ(kind(decide_request_approval(ws(), admin, "tickets", "0190a000-0000-7000-8000-00000000ffff", parse(R"({"title":"x"})"), a1)),
+            CommandErrorKind::not_found);
+  commit(*decide_request_approval(ws(), admin, "tickets", mine, parse(R"({"title":"Sign off"})"), a1));
+  const std::string a2 = "0190a000-0000-7000-8000-0000000a0002";
+  commit(*decide_request_approval(ws(), admin, "tickets", theirs, parse(R"({"title":"Sign off"})"), a2));
+
+  // Without `approve: true` the contact may not; a request it cannot see is not there.
+  EXPECT_EQ(kind(decide_approval(ws(), ada_c, a1, parse(R"({"decision":"approved"})"), kNow)), CommandErrorKind::forbidden);
+  commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets", parse(R"({"read":{"columns":["title"]},"approve":true})")));
+  EXPECT_EQ(kind(decide_approval(ws(), ada_c, a2, parse(R"({"decision":"approved"})"), kNow)), CommandErrorKind::not_found);
+  EXPECT_EQ(kind(decide_approval(ws(), admin, a1, parse(R"({"decision":"approved"})"), kNow)), CommandErrorKind::forbidden);
+  EXPECT_EQ(kind(decide_approval(ws(), ada_c, a1, parse(R"({"decision":"maybe"})"), kNow)), CommandErrorKind::invalid);
+  auto decided = decide_approval(ws(), ada_c, a1, parse(R"({"decision":"rejected","comment":"no"})"), kNow);
+  ASSERT_TRUE(decided.has_value());
+  EXPECT_EQ(decided->front().seq, 2u);
+  commit(*decided, Actor{"contact", kAda});
+  EXPECT_EQ(ws().approvals.at(a1).status, "rejected");
+  EXPECT_EQ(kind(decide_approval(ws(), ada_c, a1, parse(R"({"decision":"approved"})"), kNow)), CommandErrorKind::conflict);
 }
 
 }  // namespace

@@ -250,6 +250,23 @@ bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec
   return may_read(*rule.policy, db, RecordView{fields, rec.id, rec.version, rec.created_at, rec.updated_at}, vars);
 }
 
+// Objects attached to a record that follow it into the sets that see it.
+struct Attached {
+  std::string (*all_prefix)(std::string_view ws, std::string_view db, std::string_view record);
+  std::string (*set_prefix)(std::string_view ws, std::string_view set, std::string_view db, std::string_view record);
+  std::string (*marker)(std::string_view ws, std::string_view db);  // present once one is shown to contacts
+  bool (*shown_to_contacts)(std::string_view json);
+};
+
+bool client_visible(std::string_view comment) {
+  auto j = parse_json(comment);
+  return j && j->string_or("visibility", "") == "client";
+}
+
+const Attached kCommentsKind{keys::comments_prefix, keys::set_comments_prefix, keys::client_comments_marker, client_visible};
+const Attached kApprovalsKind{keys::approvals_prefix, keys::set_approvals_prefix, keys::approvals_marker,
+                              [](std::string_view) { return true; }};
+
 // What one event does to one workspace's read models.
 //
 // A set holds exactly the records its current policy lets it read, so whether a record is in a
@@ -369,61 +386,61 @@ class Step {
       kv_.del(l_key);
       place_views(set, db, rec.order, nullptr);
     }
-    if (was != is) place_comments(set, db.key, rec.id, is);
+    if (was != is) {
+      for (const Attached* kind : {&kCommentsKind, &kApprovalsKind}) place_attached(*kind, set, db.key, rec.id, is);
+    }
     return was != is;
   }
 
-  // A record entering a set brings its client-visible comments; one leaving takes them along.
-  void place_comments(const PrincipalSet& set, const std::string& db, const std::string& record, bool visible) {
-    if (!has_client_comments(db)) return;
-    const std::string to = keys::set_comments_prefix(ws_.id, set.id, db, record);
+  // A record entering a set brings what is attached to it and shown to contacts (client-visible
+  // comments, approval requests); one leaving takes it along.
+  void place_attached(const Attached& kind, const PrincipalSet& set, const std::string& db, const std::string& record,
+                      bool visible) {
+    if (!has_attached(kind, db)) return;
+    const std::string to = kind.set_prefix(ws_.id, set.id, db, record);
     if (!visible) {
       kv_.scan(to, [&](std::string_view key, std::string_view) { kv_.del(key); });
       return;
     }
-    const std::string from = keys::comments_prefix(ws_.id, db, record);
-    kv_.scan(from, [&](std::string_view key, std::string_view comment) {
-      if (client_visible(comment)) kv_.put(to + std::string(key.substr(from.size())), comment);
+    const std::string from = kind.all_prefix(ws_.id, db, record);
+    kv_.scan(from, [&](std::string_view key, std::string_view json) {
+      if (kind.shown_to_contacts(json)) kv_.put(to + std::string(key.substr(from.size())), json);
     });
   }
 
-  bool has_client_comments(const std::string& db) {
-    auto it = comments_in_.find(db);
-    if (it == comments_in_.end()) it = comments_in_.emplace(db, kv_.get(keys::client_comments_marker(ws_.id, db)).has_value()).first;
+  bool has_attached(const Attached& kind, const std::string& db) {
+    const auto memo = std::make_pair(&kind, db);
+    auto it = attached_in_.find(memo);
+    if (it == attached_in_.end()) it = attached_in_.emplace(memo, kv_.get(kind.marker(ws_.id, db)).has_value()).first;
     return it->second;
   }
 
  public:
-  // Writes (or, with `served` null, removes) comment `order` on a record: in the internal set,
-  // and when client-visible in every set that sees the record now.
-  void write_comment(const DatabaseDef& db, const std::string& record, const std::string& order,
-                     const std::string* served, bool client) {
-    const std::string internal = keys::set_comments_prefix(ws_.id, keys::kInternalSet, db.key, record) + order;
+  // Writes (or, with `served` null, removes) attached object `order` on a record: in the
+  // internal set, and when shown to contacts in every set that sees the record now.
+  void write_attached(const Attached& kind, const DatabaseDef& db, const std::string& record, const std::string& order,
+                      const std::string* served, bool shown_to_contacts) {
+    const std::string internal = kind.set_prefix(ws_.id, keys::kInternalSet, db.key, record) + order;
     served != nullptr ? kv_.put(internal, *served) : kv_.del(internal);
-    if (!client) return;
-    if (served != nullptr && !has_client_comments(db.key)) {
-      kv_.put(keys::client_comments_marker(ws_.id, db.key), "");
-      comments_in_[db.key] = true;
+    if (!shown_to_contacts) return;
+    if (served != nullptr && !has_attached(kind, db.key)) {
+      kv_.put(kind.marker(ws_.id, db.key), "");
+      attached_in_[std::make_pair(&kind, db.key)] = true;
     }
     auto rec = load_record(kv_, ws_.id, db.key, record);
-    if (!rec) return;  // a deleted record's comments are in no set
+    if (!rec) return;  // a deleted record's attachments are in no set
     const std::string owner = owner_of(db, *rec);
     if (owner.empty()) return;
     for (const auto& [role, _] : ws_.portal_roles) {
       for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
         if (!in_set(rule_of(ws_, set, db), set, db, *rec)) continue;
-        const std::string key = keys::set_comments_prefix(ws_.id, set.id, db.key, record) + order;
+        const std::string key = kind.set_prefix(ws_.id, set.id, db.key, record) + order;
         served != nullptr ? kv_.put(key, *served) : kv_.del(key);
       }
     }
   }
 
  private:
-  static bool client_visible(std::string_view comment) {
-    auto j = parse_json(comment);
-    return j && j->string_or("visibility", "") == "client";
-  }
-
   // The views `set` reads `db` through: its client type's, replaced by name by its client's own.
   std::map<std::string, const ViewDef*> views_of(const PrincipalSet& set, const std::string& db) const {
     std::map<std::string, const ViewDef*> out;
@@ -532,7 +549,7 @@ class Step {
       kv_.del(key);
     });
     for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db),
-                               keys::set_all_comments_prefix(ws_.id, set, db)}) {
+                               keys::set_all_comments_prefix(ws_.id, set, db), keys::set_all_approvals_prefix(ws_.id, set, db)}) {
       kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
     }
     kv_.del(keys::set_database(ws_.id, set, db));
@@ -592,7 +609,7 @@ class Step {
   const WorkspaceState& ws_;
   KvView& kv_;
   TimestampMs now_;
-  std::map<std::string, bool> comments_in_;  // database -> has client-visible comments
+  std::map<std::pair<const Attached*, std::string>, bool> attached_in_;  // (kind, database) -> any shown to contacts
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -637,7 +654,7 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
                                                          {"edited", false}}));
     kv.put(keys::comment_location(ws.id, id), db->key + "/" + record + "/" + order);
     kv.put(keys::comments_prefix(ws.id, db->key, record) + order, served);
-    step.write_comment(*db, record, order, &served, visibility == "client");
+    step.write_attached(kCommentsKind, *db, record, order, &served, visibility == "client");
     return {};
   }
   auto where = kv.get(keys::comment_location(ws.id, id));
@@ -653,7 +670,7 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
   if (e.type == event_type::comment_deleted) {
     kv.del(keys::comment_location(ws.id, id));
     kv.del(key);
-    step.write_comment(*db, record, order, nullptr, client);
+    step.write_attached(kCommentsKind, *db, record, order, nullptr, client);
     return {};
   }
   auto& obj = comment->as_object();
@@ -662,7 +679,46 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
   obj["edited"] = true;
   const std::string served = to_json(*comment);
   kv.put(key, served);
-  step.write_comment(*db, record, order, &served, client);
+  step.write_attached(kCommentsKind, *db, record, order, &served, client);
+  return {};
+}
+
+// An approval as served: what is asked, its status, and who asked and decided when.
+std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv) {
+  const Json& d = e.data;
+  const std::string id(d.string_or("approval_id", ""));
+  const DatabaseDef* db = ws.database(d.string_or("database", ""));
+  if (db == nullptr) return std::unexpected("approval in an unknown database");
+  const std::string record(d.string_or("record_id", ""));
+  const Json who(Json::Object{{"kind", e.actor.kind}, {"id", e.actor.id}});
+  Step step(ws, kv, e.at);
+  if (e.type == event_type::approval_requested) {
+    if (kv.get(keys::approval_location(ws.id, id))) return std::unexpected("approval requested twice");
+    const std::string order = keys::order_key(at.offset);
+    Json::Object approval{{"id", id}, {"title", std::string(d.string_or("title", ""))}, {"status", "pending"},
+                          {"requested_by", who}, {"requested_at", format_timestamp(e.at)}};
+    if (const Json* detail = d.find("detail")) approval.emplace("detail", *detail);
+    const std::string served = to_json(Json(std::move(approval)));
+    kv.put(keys::approval_location(ws.id, id), db->key + "/" + record + "/" + order);
+    kv.put(keys::approvals_prefix(ws.id, db->key, record) + order, served);
+    step.write_attached(kApprovalsKind, *db, record, order, &served, true);
+    return {};
+  }
+  auto where = kv.get(keys::approval_location(ws.id, id));
+  if (!where) return std::unexpected("decision on an unknown approval");
+  const std::string order = where->substr(where->rfind('/') + 1);
+  const std::string key = keys::approvals_prefix(ws.id, db->key, record) + order;
+  auto current = kv.get(key);
+  auto approval = current ? parse_json(*current) : std::unexpected(JsonError::malformed);
+  if (!approval) return std::unexpected("unreadable approval " + id);
+  auto& obj = approval->as_object();
+  obj["status"] = std::string(d.string_or("decision", ""));
+  obj["decided_by"] = who;
+  obj["decided_at"] = format_timestamp(e.at);
+  if (const Json* comment = d.find("comment")) obj["comment"] = *comment;
+  const std::string served = to_json(*approval);
+  kv.put(key, served);
+  step.write_attached(kApprovalsKind, *db, record, order, &served, true);
   return {};
 }
 
@@ -782,6 +838,9 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   if (e.type == event_type::comment_added || e.type == event_type::comment_edited ||
       e.type == event_type::comment_deleted) {
     return apply_comment(ws, e, at, kv);
+  }
+  if (e.type == event_type::approval_requested || e.type == event_type::approval_decided) {
+    return apply_approval(ws, e, at, kv);
   }
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/projection.hpp"
@@ -359,6 +360,34 @@ TEST_F(AccessProjection, CommentsGoWhereTheirRecordIsSeenAndInternalNotesNowhere
       EXPECT_EQ(value.find("CANARY-NOTE"), std::string::npos) << key;
     }
   }
+}
+
+
+TEST_F(AccessProjection, ApprovalsFollowTheirRecordAndShowTheirDecision) {
+  auto statuses = [&](std::string_view set) {
+    std::vector<std::string> out;
+    kv.scan(keys::set_approvals_prefix(kWs, set, "tickets", t1), [&](std::string_view, std::string_view v) {
+      out.emplace_back(parse(v).string_or("status", ""));
+    });
+    return out;
+  };
+  const Commenter admin{"user", kAdmin, nullptr};
+  const std::string a1 = "0190a000-0000-7000-8000-0000000a0001";
+  commit(*decide_request_approval(ws(), admin, "tickets", t1, parse(R"({"title":"Sign off"})"), a1));
+  EXPECT_EQ(statuses(kAcmeSet), (std::vector<std::string>{"pending"}));
+  EXPECT_TRUE(statuses(kGlobexSet).empty());
+  update("tickets", t1, R"({"status":"draft"})");
+  EXPECT_TRUE(statuses(kAcmeSet).empty());
+  EXPECT_EQ(statuses(keys::kInternalSet), (std::vector<std::string>{"pending"}));
+  update("tickets", t1, R"({"status":"open"})");
+  commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
+                            parse(R"({"read":{"columns":["title","status","project"],"filter":{"field":"status","op":"ne","value":"draft"}},"approve":true})")));
+  EXPECT_EQ(statuses(kAcmeSet), (std::vector<std::string>{"pending"}));
+  const Commenter ada_c{"contact", kAda, ws().active_contact(kAda)};
+  commit(*decide_approval(ws(), ada_c, a1, parse(R"({"decision":"approved"})"), TimestampMs{1'795'000'000'000 + offset}),
+         Actor{"contact", kAda});
+  EXPECT_EQ(statuses(kAcmeSet), (std::vector<std::string>{"approved"}));
+  EXPECT_EQ(statuses(keys::kInternalSet), (std::vector<std::string>{"approved"}));
 }
 
 }  // namespace

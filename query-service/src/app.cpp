@@ -408,6 +408,16 @@ struct QueryApp::Impl {
 
   // The comments the caller sees on a record it sees, oldest first: its set's copies only.
   http::Response list_comments(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    return list_attached(req, ctx, p, keys::set_comments_prefix);
+  }
+
+  // The approval requests on a record the caller sees, oldest first.
+  http::Response list_approvals(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    return list_attached(req, ctx, p, keys::set_approvals_prefix);
+  }
+
+  template <typename Prefix>
+  http::Response list_attached(const http::Request& req, http::RequestContext& ctx, const Principal& p, Prefix set_prefix) {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
@@ -417,7 +427,7 @@ struct QueryApp::Impl {
       return http::problem_for(req, bhttp::status::not_found, "no such record");
     }
     std::string body = "{\"items\":[";
-    const std::string prefix = keys::set_comments_prefix(p.workspace, *set, db_key, id);
+    const std::string prefix = set_prefix(p.workspace, *set, db_key, id);
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     std::size_t n = 0;
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -471,6 +481,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records", bind(&Impl::list_records));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::list_comments));
+  router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/approvals", bind(&Impl::list_approvals));
   // Audit (issue 6, query-service/src/audit.hpp): admin and auditor only.
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/history",
               d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {

@@ -514,6 +514,17 @@ TEST_F(Access, AuthorizationMatrix) {
       if (endpoint.starts_with("PATCH")) return {"PATCH", target, R"({"body":"edited"})"};
       return {"DELETE", target};
     }
+    if (endpoint == "POST /api/v1/databases/{db}/records/{id}/approvals") {
+      return {"POST", "/api/v1/databases/matrix/records/" + record + "/approvals", R"({"title":"Sign off"})"};
+    }
+    if (endpoint == "GET /api/v1/databases/{db}/records/{id}/approvals") {
+      return {"GET", "/api/v1/databases/matrix/records/" + record + "/approvals", "", after};
+    }
+    if (endpoint == "POST /api/v1/approvals/{id}/decision") {
+      // A fresh pending request each time; the matrix policy has no `approve`, so no contact may decide.
+      const Json a = setup("POST", "/api/v1/databases/matrix/records/" + record + "/approvals", R"({"title":"Sign off"})");
+      return {"POST", "/api/v1/approvals/" + std::string(a.string_or("id", "")) + "/decision", R"({"decision":"approved"})"};
+    }
     if (endpoint == "GET /api/v1/databases/{db}/records/{id}/history") {
       return {"GET", "/api/v1/databases/matrix/records/" + record + "/history", "", after};
     }

@@ -355,8 +355,44 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   const auto foreign_comments = comments_as(bob, d1);
   EXPECT_EQ(foreign_comments.status, 404);
   EXPECT_EQ(foreign_comments.body.find("CANARY"), std::string::npos);
-  // Without `comment: true` in its policy a contact may not comment.
+  // Without `comment: true` in its policy a contact may not comment, nor decide without `approve`.
   expect_problem(as(ada, "POST", "/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"hi"})"), 403);
+  const std::string approval(json_of(ok(post("/api/v1/databases/deliverables/records/" + d1 + "/approvals",
+                                             R"({"title":"Logo sign-off","detail":"Final colours"})"), 201))
+                                 .string_or("id", ""));
+  expect_problem(as(ada, "POST", "/api/v1/approvals/" + approval + "/decision", R"({"decision":"approved"})"), 403);
+
+  // With both, for a while: the contact comments and decides, once; a foreign contact cannot.
+  const std::string base_policy = R"({"read":{"columns":["title","status"]},"write":{"columns":["status"]})";
+  auto with_flags = ok(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables",
+                                    base_policy + R"(,"comment":true,"approve":true})", auth({{"Content-Type", "application/json"}})),
+                       200);
+  auto as_now = [&](const std::string& who, const std::string& method, const std::string& target, const std::string& body,
+                    const std::string& after) {
+    std::map<std::string, std::string> h{{"Authorization", "Bearer " + who}, {"Content-Type", "application/json"}};
+    if (!after.empty()) h["Apexloop-After"] = after;
+    return http_request(stack->origin, method, target, body, h);
+  };
+  ok(as_now(ada, "POST", "/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"Thanks!"})",
+            with_flags.header("apexloop-position")), 201);
+  expect_problem(as_now(bob, "POST", "/api/v1/approvals/" + approval + "/decision", R"({"decision":"approved"})", ""), 404);
+  expect_problem(as_now(ada, "POST", "/api/v1/approvals/" + approval + "/decision", R"({"decision":"maybe"})", ""), 422);
+  const auto decided = ok(as_now(ada, "POST", "/api/v1/approvals/" + approval + "/decision",
+                                 R"({"decision":"changes_requested","comment":"Darker blue"})", ""), 200);
+  expect_problem(as_now(ada, "POST", "/api/v1/approvals/" + approval + "/decision", R"({"decision":"approved"})", ""), 409);
+  const auto approvals = ok(as_now(ada, "GET", "/api/v1/databases/deliverables/records/" + d1 + "/approvals", "",
+                                   decided.header("apexloop-position")), 200);
+  const Json approvals_json = json_of(approvals);
+  ASSERT_EQ(approvals_json.find("items")->as_array().size(), 1u) << approvals.body;
+  const Json& a = approvals_json.find("items")->as_array()[0];
+  EXPECT_EQ(a.string_or("status", ""), "changes_requested");
+  EXPECT_EQ(a.string_or("comment", ""), "Darker blue");
+  EXPECT_EQ(a.find("decided_by")->string_or("id", ""), ada_invite.string_or("id", "-"));
+  expect_problem(as_now(bob, "GET", "/api/v1/databases/deliverables/records/" + d1 + "/approvals", "",
+                        decided.header("apexloop-position")), 404);
+  ok(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables", base_policy + "}",
+                  auth({{"Content-Type", "application/json"}})),
+     200);
 
   // Writes: only the writable column, only on a visible record, never creating here.
   ok(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 200);

@@ -38,6 +38,8 @@ inline constexpr std::string_view signin_throttled = "signin.throttled";
 inline constexpr std::string_view comment_added = "comment.added";
 inline constexpr std::string_view comment_edited = "comment.edited";
 inline constexpr std::string_view comment_deleted = "comment.deleted";
+inline constexpr std::string_view approval_requested = "approval.requested";
+inline constexpr std::string_view approval_decided = "approval.decided";
 }  // namespace event_type
 
 struct Actor {

@@ -91,6 +91,15 @@ struct CommentState {
   bool deleted = false;
 };
 
+// A request for a client's decision on a record (a design, a deliverable, a contract).
+struct ApprovalState {
+  std::string id;
+  std::string database;
+  std::string record_id;
+  std::string status;  // pending, approved, rejected, changes_requested
+  std::uint64_t seq = 0;
+};
+
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
 
@@ -120,6 +129,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
   std::map<std::tuple<std::string, std::string, std::string>, ViewDef> views;            // (scope, db, view)
   std::map<std::string, CommentState, std::less<>> comments;
+  std::map<std::string, ApprovalState, std::less<>> approvals;
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 

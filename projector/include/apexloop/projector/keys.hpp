@@ -27,6 +27,10 @@
 //   cm/<ws>/<db>/<record>/<order>           every comment on a record, as internal users see it
 //   ci/<ws>/<comment>                       "<db>/<record>/<order>": where a comment is
 //   cc/<ws>/<db>                            present once a client-visible comment exists in <db>
+//   pv/<ws>/<set>/a/<db>/<record>/<order>   the approval requests on a record that set sees
+//   ap/<ws>/<db>/<record>/<order>           every approval request on a record
+//   ai/<ws>/<approval>                      "<db>/<record>/<order>": where an approval is
+//   ac/<ws>/<db>                            present once an approval exists in <db>
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
@@ -113,6 +117,20 @@ inline std::string set_comments_prefix(std::string_view ws, std::string_view set
 }
 inline std::string set_all_comments_prefix(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/c/", db, "/"});
+}
+inline std::string approvals_prefix(std::string_view ws, std::string_view db, std::string_view record) {
+  return cat({"ap/", ws, "/", db, "/", record, "/"});
+}
+inline std::string approval_location(std::string_view ws, std::string_view approval) {
+  return cat({"ai/", ws, "/", approval});
+}
+inline std::string approvals_marker(std::string_view ws, std::string_view db) { return cat({"ac/", ws, "/", db}); }
+inline std::string set_approvals_prefix(std::string_view ws, std::string_view set, std::string_view db,
+                                        std::string_view record) {
+  return cat({"pv/", ws, "/", set, "/a/", db, "/", record, "/"});
+}
+inline std::string set_all_approvals_prefix(std::string_view ws, std::string_view set, std::string_view db) {
+  return cat({"pv/", ws, "/", set, "/a/", db, "/"});
 }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);
