@@ -321,13 +321,59 @@ class Step {
           const SetRule rule = rule_of(ws_, set, db);
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
+          const std::string shown = keys::list_prefix(ws_.id, set.id, db.key) + any.order;
+          const auto shown_before = notice_order_ && was && is ? kv_.get(shown) : std::nullopt;
           flipped = place(set, rule, db, any, was, is) || flipped;
+          if (notice_order_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, *kv_.get(shown), !before);
         }
       }
       // A record just created has no referrers yet: a relation must name an existing record,
       // and ids are never reused.
       if (flipped && before) reproject_referrers(owner, db.key, any.id);
     }
+  }
+
+  // Record events notify (access changes never do): `at_order` is the event's place in the log.
+  void notify_as(std::string at_order) { notice_order_ = std::move(at_order); }
+
+  // A notice for `set` when what it is sent of a record changed: it appeared, or one of the
+  // fields it sees changed (an edit it cannot see changes nothing it is sent, so says nothing).
+  void notify_record(const std::string& set, const std::string& db, const std::string& record,
+                     const std::optional<std::string>* shown_before, const std::string& shown_now, bool created) {
+    std::string summary;
+    if (shown_before == nullptr) {
+      summary = created ? "new record" : "now shown to you";
+    } else {
+      auto old_row = *shown_before ? parse_json(**shown_before) : std::unexpected(JsonError::malformed);
+      auto new_row = parse_json(shown_now);
+      if (!old_row || !new_row) return;
+      const Json::Object& a = old_row->find("fields")->as_object();
+      const Json::Object& b = new_row->find("fields")->as_object();
+      std::vector<std::string> changed;
+      for (const auto& [k, v] : b) {
+        auto it = a.find(k);
+        if (it == a.end() || !(it->second == v)) changed.push_back(k);
+      }
+      for (const auto& [k, _] : a) {
+        if (!b.contains(k)) changed.push_back(k);
+      }
+      if (changed.empty()) return;
+      std::sort(changed.begin(), changed.end());
+      summary = "changed: ";
+      for (std::size_t i = 0; i < changed.size(); ++i) summary += (i > 0 ? ", " : "") + changed[i];
+    }
+    notice(set, shown_before != nullptr ? "record_updated" : created ? "record_created" : "record_shown", db, record, summary);
+  }
+
+  void notice(const std::string& set, std::string_view kind, const std::string& db, const std::string& record,
+              const std::string& summary) {
+    kv_.put(keys::notices_prefix(ws_.id, set) + *notice_order_,
+            to_json(Json(Json::Object{{"id", *notice_order_},
+                                      {"at", format_timestamp(now_)},
+                                      {"kind", std::string(kind)},
+                                      {"database", db},
+                                      {"record_id", record},
+                                      {"summary", summary}})));
   }
 
   // After access changed: for each (client, role, database) in scope, drop the sets that no
@@ -418,8 +464,10 @@ class Step {
  public:
   // Writes (or, with `served` null, removes) attached object `order` on a record: in the
   // internal set, and when shown to contacts in every set that sees the record now.
+  // With notify_as() set and a `notice_kind`, each set it is shown in is notified too.
   void write_attached(const Attached& kind, const DatabaseDef& db, const std::string& record, const std::string& order,
-                      const std::string* served, bool shown_to_contacts) {
+                      const std::string* served, bool shown_to_contacts, std::string_view notice_kind = {},
+                      const std::string& summary = {}) {
     const std::string internal = kind.set_prefix(ws_.id, keys::kInternalSet, db.key, record) + order;
     served != nullptr ? kv_.put(internal, *served) : kv_.del(internal);
     if (!shown_to_contacts) return;
@@ -436,6 +484,7 @@ class Step {
         if (!in_set(rule_of(ws_, set, db), set, db, *rec)) continue;
         const std::string key = kind.set_prefix(ws_.id, set.id, db.key, record) + order;
         served != nullptr ? kv_.put(key, *served) : kv_.del(key);
+        if (served != nullptr && notice_order_ && !notice_kind.empty()) notice(set.id, notice_kind, db.key, record, summary);
       }
     }
   }
@@ -553,6 +602,11 @@ class Step {
       kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
     }
     kv_.del(keys::set_database(ws_.id, set, db));
+    // A set that reads no database any more (its client archived, its contact gone) is no one's
+    // feed either.
+    bool reads_any = false;
+    kv_.scan(keys::set_database_prefix(ws_.id, set), [&](std::string_view, std::string_view) { reads_any = true; });
+    if (!reads_any) kv_.scan(keys::notices_prefix(ws_.id, set), [&](std::string_view key, std::string_view) { kv_.del(key); });
     for (const auto& id : ids) reproject_referrers(client, db, id);
   }
 
@@ -609,7 +663,8 @@ class Step {
   const WorkspaceState& ws_;
   KvView& kv_;
   TimestampMs now_;
-  std::map<std::pair<const Attached*, std::string>, bool> attached_in_;  // (kind, database) -> any shown to contacts
+  std::map<std::pair<const Attached*, std::string>, bool> attached_in_;
+  std::optional<std::string> notice_order_;  // set for events that notify  // (kind, database) -> any shown to contacts
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -654,7 +709,10 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
                                                          {"edited", false}}));
     kv.put(keys::comment_location(ws.id, id), db->key + "/" + record + "/" + order);
     kv.put(keys::comments_prefix(ws.id, db->key, record) + order, served);
-    step.write_attached(kCommentsKind, *db, record, order, &served, visibility == "client");
+    step.notify_as(order);
+    const std::string body(d.string_or("body", ""));
+    step.write_attached(kCommentsKind, *db, record, order, &served, visibility == "client", "comment_added",
+                        body.size() > 100 ? body.substr(0, 100) + "..." : body);
     return {};
   }
   auto where = kv.get(keys::comment_location(ws.id, id));
@@ -701,7 +759,8 @@ std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const 
     const std::string served = to_json(Json(std::move(approval)));
     kv.put(keys::approval_location(ws.id, id), db->key + "/" + record + "/" + order);
     kv.put(keys::approvals_prefix(ws.id, db->key, record) + order, served);
-    step.write_attached(kApprovalsKind, *db, record, order, &served, true);
+    step.notify_as(order);
+    step.write_attached(kApprovalsKind, *db, record, order, &served, true, "approval_requested", std::string(d.string_or("title", "")));
     return {};
   }
   auto where = kv.get(keys::approval_location(ws.id, id));
@@ -718,7 +777,9 @@ std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const 
   if (const Json* comment = d.find("comment")) obj["comment"] = *comment;
   const std::string served = to_json(*approval);
   kv.put(key, served);
-  step.write_attached(kApprovalsKind, *db, record, order, &served, true);
+  step.notify_as(keys::order_key(at.offset));
+  step.write_attached(kApprovalsKind, *db, record, order, &served, true, "approval_decided",
+                      std::string(approval->string_or("title", "")) + ": " + std::string(d.string_or("decision", "")));
   return {};
 }
 
@@ -854,6 +915,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     const std::string at_text = format_timestamp(e.at);
     const StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
     Step step(ws, kv, e.at);
+    step.notify_as(keys::order_key(at.offset));
     step.write_internal(*db, std::nullopt, after);
     step.reproject_record(*db, std::nullopt, after);
   } else if (e.type == event_type::record_updated) {
@@ -870,6 +932,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     after.version = e.seq;
     after.updated_at = format_timestamp(e.at);
     Step step(ws, kv, e.at);
+    step.notify_as(keys::order_key(at.offset));
     step.write_internal(*db, before, after);
     step.reproject_record(*db, before, after);
   } else if (e.type == event_type::record_deleted) {

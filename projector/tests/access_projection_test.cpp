@@ -390,5 +390,49 @@ TEST_F(AccessProjection, ApprovalsFollowTheirRecordAndShowTheirDecision) {
   EXPECT_EQ(statuses(keys::kInternalSet), (std::vector<std::string>{"approved"}));
 }
 
+
+TEST_F(AccessProjection, NoticesSayOnlyWhatTheSetCanSee) {
+  auto notices = [&](std::string_view set) {
+    std::vector<std::string> out;
+    kv.scan(keys::notices_prefix(kWs, set), [&](std::string_view, std::string_view v) {
+      const Json n = parse(v);
+      out.push_back(std::string(n.string_or("kind", "")) + " " + std::string(n.string_or("summary", "")));
+    });
+    return out;
+  };
+  // SetUp created p1 and t1 (Acme's), p2 and t2 (Globex's) and t3 (Acme's, a draft it cannot see).
+  const std::vector<std::string> two_new{"record_created new record", "record_created new record"};
+  EXPECT_EQ(notices(kAcmeSet), two_new);
+  EXPECT_EQ(notices(kGlobexSet), two_new);
+
+  const auto before = kv.data;
+  update("tickets", t1, R"({"margin":7})");  // internal: nothing any contact is sent changes
+  for (const auto& [key, value] : kv.data) {
+    if (key.find("/n/") != std::string::npos) {
+      EXPECT_EQ(before.count(key), 1u) << "a notice for an internal edit: " << key;
+    }
+  }
+  update("tickets", t1, R"({"title":"Printer jam","margin":8})");
+  update("tickets", t3, R"({"status":"open"})");  // the draft becomes visible
+  EXPECT_EQ(notices(kAcmeSet), (std::vector<std::string>{"record_created new record", "record_created new record",
+                                                        "record_updated changed: title", "record_shown now shown to you"}));
+  const Commenter admin{"user", kAdmin, nullptr};
+  commit(*decide_add_comment(ws(), admin, "tickets", t1, parse(R"({"body":"CANARY-NOTE internal"})"),
+                             "0190a000-0000-7000-8000-0000000c0009", TimestampMs{0}));
+  commit(*decide_add_comment(ws(), admin, "tickets", t1, parse(R"({"body":"We are on it","visibility":"client"})"),
+                             "0190a000-0000-7000-8000-0000000c0010", TimestampMs{0}));
+  commit(*decide_request_approval(ws(), admin, "tickets", t1, parse(R"({"title":"Sign off"})"), "0190a000-0000-7000-8000-0000000a0009"));
+  const auto acme = notices(kAcmeSet);
+  ASSERT_EQ(acme.size(), 6u);
+  EXPECT_EQ(acme[4], "comment_added We are on it");
+  EXPECT_EQ(acme[5], "approval_requested Sign off");
+  EXPECT_EQ(notices(kGlobexSet), two_new);
+  for (const auto& [key, value] : kv.data) {
+    if (key.find("/n/") != std::string::npos) {
+      EXPECT_EQ(value.find("CANARY-NOTE"), std::string::npos) << key;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace apexloop::projector

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "apexloop/core/access.hpp"
@@ -406,6 +407,56 @@ struct QueryApp::Impl {
     return res;
   }
 
+  // A contact's feed, newest first: the notices of every set it reads through, merged. The
+  // cursor is the last notice's id; the next page holds older ones. Users have no feed (yet).
+  http::Response list_notifications(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+    std::size_t limit = kDefaultLimit;
+    if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
+      std::size_t n = 0;
+      auto r = std::from_chars(l->second.data(), l->second.data() + l->second.size(), n);
+      if (r.ec != std::errc{} || r.ptr != l->second.data() + l->second.size() || n < 1 || n > kMaxLimit) {
+        return http::problem_for(req, bhttp::status::bad_request, "limit must be an integer from 1 to 500");
+      }
+      limit = n;
+    }
+    std::string before;
+    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
+      if (!is_order_key(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
+      before = c->second;
+    }
+    std::set<std::string> sets;
+    if (p.kind == "contact") {
+      const std::string routes = keys::route_prefix(p.workspace, p.id);
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+      for (it->Seek(routes); it->Valid() && it->key().starts_with(routes); it->Next()) sets.insert(it->value().ToString());
+    }
+    // Up to limit + 1 newest from each set, older than the cursor; then the newest of all.
+    std::vector<std::pair<std::string, std::string>> found;  // (order, notice)
+    for (const auto& set : sets) {
+      const std::string prefix = keys::notices_prefix(p.workspace, set);
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+      std::size_t n = 0;
+      for (it->SeekForPrev(prefix + (before.empty() ? std::string("\xff") : before)); it->Valid() && it->key().starts_with(prefix) && n <= limit;
+           it->Prev()) {
+        const std::string order = it->key().ToString().substr(prefix.size());
+        if (!before.empty() && order >= before) continue;
+        found.emplace_back(order, it->value().ToString());
+        ++n;
+      }
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string body = "{\"items\":[";
+    const std::size_t shown = std::min(limit, found.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+      if (i > 0) body.push_back(',');
+      body += found[i].second;
+    }
+    body += "],\"next_cursor\":";
+    body += found.size() > limit ? "\"" + found[limit - 1].first + "\"" : std::string("null");
+    body.push_back('}');
+    return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
   // The comments the caller sees on a record it sees, oldest first: its set's copies only.
   http::Response list_comments(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
     return list_attached(req, ctx, p, keys::set_comments_prefix);
@@ -482,6 +533,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}", bind(&Impl::get_record));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::list_comments));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/approvals", bind(&Impl::list_approvals));
+  router->add(bhttp::verb::get, "/api/v1/notifications", bind(&Impl::list_notifications));
   // Audit (issue 6, query-service/src/audit.hpp): admin and auditor only.
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/history",
               d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {

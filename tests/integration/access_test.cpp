@@ -525,6 +525,7 @@ TEST_F(Access, AuthorizationMatrix) {
       const Json a = setup("POST", "/api/v1/databases/matrix/records/" + record + "/approvals", R"({"title":"Sign off"})");
       return {"POST", "/api/v1/approvals/" + std::string(a.string_or("id", "")) + "/decision", R"({"decision":"approved"})"};
     }
+    if (endpoint == "GET /api/v1/notifications") return {"GET", "/api/v1/notifications", "", after};
     if (endpoint == "GET /api/v1/databases/{db}/records/{id}/history") {
       return {"GET", "/api/v1/databases/matrix/records/" + record + "/history", "", after};
     }

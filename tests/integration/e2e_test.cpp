@@ -337,7 +337,6 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   EXPECT_TRUE(p2.find("next_cursor")->is_null());
   expect_problem(as(ada, "GET", "/api/v1/databases/deliverables/records?view=nope"), 404);
   EXPECT_EQ(as(bob, "GET", "/api/v1/databases/deliverables/records?view=in_review").body.find("CANARY-A"), std::string::npos);
-  (void)d3;
 
   // Comments: contacts see the client-visible ones on records they see, never internal notes.
   ok(post("/api/v1/databases/deliverables/records/" + d1 + "/comments", R"({"body":"Draft attached","visibility":"client"})"), 201);
@@ -390,9 +389,26 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   EXPECT_EQ(a.find("decided_by")->string_or("id", ""), ada_invite.string_or("id", "-"));
   expect_problem(as_now(bob, "GET", "/api/v1/databases/deliverables/records/" + d1 + "/approvals", "",
                         decided.header("apexloop-position")), 404);
-  ok(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables", base_policy + "}",
-                  auth({{"Content-Type", "application/json"}})),
-     200);
+  auto restored = ok(http_request(stack->origin, "PUT", "/api/v1/policies/type:retainer/stakeholder/deliverables", base_policy + "}",
+                                  auth({{"Content-Type", "application/json"}})),
+                     200);
+
+  // Notifications: the contact's feed names what it could see change, newest first; an edit of an
+  // internal column adds nothing to it, not even a time.
+  const auto feed = ok(as_now(ada, "GET", "/api/v1/notifications", "", restored.header("apexloop-position")), 200);
+  const Json feed_json = json_of(feed);
+  ASSERT_FALSE(feed_json.find("items")->as_array().empty()) << feed.body;
+  EXPECT_EQ(feed_json.find("items")->as_array()[0].string_or("kind", ""), "approval_decided") << feed.body;
+  EXPECT_EQ(feed.body.find("CANARY-NOTE"), std::string::npos);
+  EXPECT_EQ(feed.body.find("CANARY-G"), std::string::npos);
+  auto internal_edit = ok(http_request(stack->origin, "PATCH", "/api/v1/databases/deliverables/records/" + d3,
+                                       R"({"fields":{"margin":123}})", auth({{"Content-Type", "application/json"}, {"If-Match", "1"}})),
+                          200);
+  const auto feed_after = ok(as_now(ada, "GET", "/api/v1/notifications", "", internal_edit.header("apexloop-position")), 200);
+  EXPECT_EQ(feed_after.body, feed.body) << "an internal-only edit notified a contact";
+  const auto bob_feed = ok(as_now(bob, "GET", "/api/v1/notifications", "", internal_edit.header("apexloop-position")), 200);
+  EXPECT_EQ(bob_feed.body.find("CANARY-A"), std::string::npos);
+  EXPECT_EQ(bob_feed.body.find(d1), std::string::npos) << "another client's record in a feed";
 
   // Writes: only the writable column, only on a visible record, never creating here.
   ok(as(ada, "PATCH", "/api/v1/databases/deliverables/records/" + d1, R"({"fields":{"status":"approved"}})", {{"If-Match", "1"}}), 200);

@@ -31,6 +31,7 @@
 //   ap/<ws>/<db>/<record>/<order>           every approval request on a record
 //   ai/<ws>/<approval>                      "<db>/<record>/<order>": where an approval is
 //   ac/<ws>/<db>                            present once an approval exists in <db>
+//   pv/<ws>/<set>/n/<order>                 that set's notifications: changes it could see
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
@@ -132,6 +133,7 @@ inline std::string set_approvals_prefix(std::string_view ws, std::string_view se
 inline std::string set_all_approvals_prefix(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/a/", db, "/"});
 }
+inline std::string notices_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/n/"}); }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);
 
