@@ -329,6 +329,11 @@ GOOD = {
         {"approval_id": "0190f5a2-1c3d-7e4f-8a0b-0000000a0001", "database": "projects", "record_id": RECORD,
          "decision": "changes_requested", "comment": "Bigger logo, please"},
         actor={"kind": "contact", "id": CONTACT}),
+    "form.defined": _event(
+        30, "form.defined", "form/new_request", 1,
+        {"key": "new_request", "title": "New request", "database": "projects",
+         "fields": [{"column": "title", "label": "What do you need?", "required": True}],
+         "client_types": ["retainer"]}),
     "comment.deleted": _event(
         27, "comment.deleted", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 3,
         {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD},

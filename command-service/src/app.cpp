@@ -14,6 +14,7 @@
 #include "apexloop/core/authz.hpp"
 #include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
+#include "apexloop/core/forms.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/events/upcast.hpp"
@@ -771,6 +772,31 @@ struct CommandApp::Impl {
     }, "approval_id");
   }
 
+  Response define_form(const Request& req, RequestContext&) {
+    return collaboration_command(req, true, bhttp::status::created, [&](const WorkspaceState& ws, const Commenter& who, const Json& body) {
+      return decide_define_form(ws, who, body);
+    }, "key");
+  }
+
+  // A contact's form submission: a create like its own, owned by its client.
+  Response submit_form(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, Function::write_records);
+    if (!p) return std::move(p.error());
+    if (p->kind != "contact") return problem_for(req, bhttp::status::forbidden, "forms are submitted by client contacts");
+    auto body = json_body(req);
+    if (!body) return std::move(body.error());
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      const ContactState* contact = ws.active_contact(p->id);
+      if (contact == nullptr) return problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      const std::string record_id = uuids.next();
+      auto outcome = decide_submit_form(ws, *contact, ctx.params.at("form"), *body, record_id, clock.now());
+      if (!outcome) return command_error(req, outcome.error());
+      auto pos = commit(outcome->drafts);
+      if (!pos) return std::move(pos.error());
+      return with_position(http::json_response(req, bhttp::status::created, to_json(Json(Json::Object{{"record_id", record_id}}))), *pos);
+    });
+  }
+
   Response delete_record(const Request& req, RequestContext& ctx) {
     auto p = caller(req, Function::delete_records);
     if (!p) return std::move(p.error());
@@ -851,6 +877,8 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::delete_, "/api/v1/comments/{id}", bind(&Impl::delete_comment));
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/approvals", bind(&Impl::request_approval));
   router->add(bhttp::verb::post, "/api/v1/approvals/{id}/decision", bind(&Impl::decide_approval_request));
+  router->add(bhttp::verb::post, "/api/v1/forms", bind(&Impl::define_form));
+  router->add(bhttp::verb::post, "/api/v1/forms/{form}/submissions", bind(&Impl::submit_form));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);

@@ -234,6 +234,12 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     if (ws.comments.contains(id) || e.seq != 1) return std::unexpected("comment.added out of sequence");
     ws.comments.emplace(id, CommentState{id, std::string(d.string_or("database", "")), std::string(d.string_or("record_id", "")),
                                          e.actor.kind, e.actor.id, std::string(d.string_or("visibility", "")), e.seq, false});
+  } else if (e.type == event_type::form_defined) {
+    auto form = form_from_json(d);
+    auto it = form ? ws.forms.find(form->key) : ws.forms.end();
+    if (!form || e.seq != (it == ws.forms.end() ? 1 : it->second.seq + 1)) return std::unexpected("bad form.defined");
+    form->seq = e.seq;
+    ws.forms.insert_or_assign(form->key, std::move(*form));
   } else if (e.type == event_type::approval_requested) {
     const std::string id(d.string_or("approval_id", ""));
     if (ws.approvals.contains(id) || e.seq != 1) return std::unexpected("approval.requested out of sequence");

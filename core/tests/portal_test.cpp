@@ -2,6 +2,7 @@
 
 #include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
+#include "apexloop/core/forms.hpp"
 #include "apexloop/core/workspace.hpp"
 
 namespace apexloop {
@@ -274,6 +275,38 @@ TEST_F(PortalTest, ApprovalsAreRequestedByUsersAndDecidedOnceByAContactWhoMay) {
   commit(*decided, Actor{"contact", kAda});
   EXPECT_EQ(ws().approvals.at(a1).status, "rejected");
   EXPECT_EQ(kind(decide_approval(ws(), ada_c, a1, parse(R"({"decision":"approved"})"), kNow)), CommandErrorKind::conflict);
+}
+
+
+TEST_F(PortalTest, FormsNameGrantableColumnsAndSubmissionsAreTheContactsOwnCreates) {
+  const Commenter admin{"user", kAdmin, nullptr};
+  auto kind = [](const auto& d) { return d ? std::optional<CommandErrorKind>() : d.error().kind; };
+  const std::string good = R"({"key":"intake","title":"Intake","database":"tickets","fields":[{"column":"status","label":"Status","required":true}],"client_types":["retainer"]})";
+  EXPECT_EQ(kind(decide_define_form(ws(), Commenter{"contact", kAda, &ada()}, parse(good))), CommandErrorKind::forbidden);
+  for (const char* bad : {
+           R"({"key":"Bad Key","title":"T","database":"tickets","fields":[{"column":"status","label":"S"}],"client_types":["retainer"]})",
+           R"({"key":"f","title":"T","database":"nope","fields":[{"column":"status","label":"S"}],"client_types":["retainer"]})",
+           R"({"key":"f","title":"T","database":"tickets","fields":[{"column":"margin","label":"S"}],"client_types":["retainer"]})",
+           R"({"key":"f","title":"T","database":"tickets","fields":[{"column":"owner","label":"S"}],"client_types":["retainer"]})",
+           R"({"key":"f","title":"T","database":"tickets","fields":[],"client_types":["retainer"]})",
+           R"({"key":"f","title":"T","database":"tickets","fields":[{"column":"status","label":"S"}],"client_types":["nope"]})",
+           R"({"key":"f","title":"T","database":"tickets","fields":[{"column":"status","label":"S"},{"column":"status","label":"S"}],"client_types":["retainer"]})"}) {
+    EXPECT_EQ(kind(decide_define_form(ws(), admin, parse(bad))), CommandErrorKind::invalid) << bad;
+  }
+  commit(*decide_define_form(ws(), admin, parse(good)));
+  const std::string id = "0190a000-0000-7000-8000-0000000f0001";
+  // The body naming another client changes nothing: the owner is the contact's client.
+  auto out = decide_submit_form(ws(), ada(), "intake", parse(R"({"fields":{"status":"open","owner":")" + kGlobex + R"("}})"), id, kNow);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->drafts.front().data.find("fields")->string_or("owner", ""), kAcme);
+  EXPECT_EQ(kind(decide_submit_form(ws(), ada(), "intake", parse(R"({"fields":{}})"), id, kNow)), CommandErrorKind::invalid);
+  EXPECT_EQ(kind(decide_submit_form(ws(), ada(), "intake", parse(R"({"fields":{"title":"x","status":"open"}})"), id, kNow)),
+            CommandErrorKind::invalid);  // title is not on the form
+  EXPECT_EQ(kind(decide_submit_form(ws(), ada(), "other", parse(R"({"fields":{"status":"open"}})"), id, kNow)), CommandErrorKind::not_found);
+  // A form for project clients is not there for a retainer's contact.
+  commit(*decide_define_client_type(ws(), parse(R"({"key":"project","name":"Project"})")));
+  commit(*decide_define_form(ws(), admin, parse(R"({"key":"intake","title":"Intake","database":"tickets","fields":[{"column":"status","label":"S"}],"client_types":["project"]})")));
+  EXPECT_EQ(kind(decide_submit_form(ws(), ada(), "intake", parse(R"({"fields":{"status":"open"}})"), id, kNow)), CommandErrorKind::not_found);
 }
 
 }  // namespace

@@ -903,6 +903,20 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   if (e.type == event_type::approval_requested || e.type == event_type::approval_decided) {
     return apply_approval(ws, e, at, kv);
   }
+  if (e.type == event_type::form_defined) {
+    // Kept whole for internal users and once per client type it is for; a redefinition first
+    // takes it away from the types it was for.
+    const std::string key(d.string_or("key", ""));
+    if (auto old = kv.get(keys::forms_prefix(w) + key)) {
+      if (auto old_form = parse_json(*old); old_form && old_form->find("client_types") != nullptr) {
+        for (const auto& t : old_form->find("client_types")->as_array()) kv.del(keys::forms_for_type_prefix(w, t.as_string()) + key);
+      }
+    }
+    const std::string form = to_json(d);
+    kv.put(keys::forms_prefix(w) + key, form);
+    for (const auto& t : d.find("client_types")->as_array()) kv.put(keys::forms_for_type_prefix(w, t.as_string()) + key, form);
+    return {};
+  }
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));
   const DatabaseDef* db = ws.database(db_key);

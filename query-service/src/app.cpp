@@ -457,6 +457,27 @@ struct QueryApp::Impl {
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }
 
+  // The forms the caller may use: all of them for internal users; for a contact, those for its
+  // client's type.
+  http::Response list_forms(const http::Request& req, http::RequestContext&, const Principal& p) {
+    std::string prefix = keys::forms_prefix(p.workspace);
+    if (p.kind == "contact") {
+      auto client = get(keys::client(p.workspace, p.client_id));
+      auto client_json = client ? parse_json(*client) : std::unexpected(JsonError::malformed);
+      if (!client_json) return http::problem_for(req, bhttp::status::unauthorized, "sign in to continue");
+      prefix = keys::forms_for_type_prefix(p.workspace, client_json->string_or("client_type", ""));
+    }
+    std::string body = "{\"items\":[";
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    std::size_t n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (n++ > 0) body.push_back(',');
+      body.append(it->value().data(), it->value().size());
+    }
+    body += "]}";
+    return http::json_response(req, bhttp::status::ok, std::move(body));
+  }
+
   // The comments the caller sees on a record it sees, oldest first: its set's copies only.
   http::Response list_comments(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
     return list_attached(req, ctx, p, keys::set_comments_prefix);
@@ -534,6 +555,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/comments", bind(&Impl::list_comments));
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/approvals", bind(&Impl::list_approvals));
   router->add(bhttp::verb::get, "/api/v1/notifications", bind(&Impl::list_notifications));
+  router->add(bhttp::verb::get, "/api/v1/forms", bind(&Impl::list_forms));
   // Audit (issue 6, query-service/src/audit.hpp): admin and auditor only.
   router->add(bhttp::verb::get, "/api/v1/databases/{db}/records/{id}/history",
               d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {

@@ -366,6 +366,55 @@ bool matches_route(const std::string& endpoint, const std::string& method, const
   return true;
 }
 
+// Issue 5: a form submission is the submitter's client's record, whatever the body names.
+TEST_F(Access, AFormSubmissionLandsOnTheSubmittersClientWhateverItSays) {
+  const auto [w, w_admin] = bootstrap("Forms Co", "boss@forms.test");
+  const std::string boss = sign_in(w, "boss@forms.test", kAdminPassword).token;
+  std::string position;
+  auto setup = [&](const std::string& method, const std::string& target, const std::string& body) {
+    auto r = call(method, target, boss, body);
+    if (r.status >= 300) throw std::runtime_error(method + " " + target + ": " + r.body);
+    position = r.header("apexloop-position");
+    return r.body.empty() ? Json() : json_of(r);
+  };
+  setup("POST", "/api/v1/client-types", R"({"key":"retainer","name":"Retainer"})");
+  setup("POST", "/api/v1/client-types", R"({"key":"project","name":"Project"})");
+  setup("POST", "/api/v1/portal-roles", R"({"key":"stakeholder","name":"Stakeholder"})");
+  const std::string mine(setup("POST", "/api/v1/clients", R"({"name":"Mine","client_type":"retainer"})").string_or("id", ""));
+  const std::string theirs(setup("POST", "/api/v1/clients", R"({"name":"Theirs","client_type":"project"})").string_or("id", ""));
+  setup("POST", "/api/v1/databases", R"({"key":"requests","name":"Requests"})");
+  setup("POST", "/api/v1/databases/requests/columns", R"({"key":"owner","name":"Client","type":"client"})");
+  setup("POST", "/api/v1/databases/requests/columns", R"({"key":"title","name":"Title","type":"text"})");
+  setup("PUT", "/api/v1/policies/type:retainer/stakeholder/requests", R"({"read":{"columns":["title"]},"write":{"columns":["title"],"create":true}})");
+  setup("PUT", "/api/v1/policies/type:project/stakeholder/requests", R"({"read":{"columns":["title"]},"write":{"columns":["title"],"create":true}})");
+  setup("POST", "/api/v1/forms", R"({"key":"intake","title":"New request","database":"requests",)"
+                                  R"("fields":[{"column":"title","label":"What do you need?","required":true}],"client_types":["retainer"]})");
+  const Json inv = setup("POST", "/api/v1/clients/" + mine + "/contacts", R"({"email":"c@mine.test","name":"C","role":"stakeholder"})");
+  secrets.emplace_back(inv.string_or("invitation_token", ""));
+  const auto joined = accept(std::string(inv.string_or("invitation_token", "")), "the contact's long password");
+  ASSERT_EQ(joined.status, 201) << joined.body;
+  const std::string contact(json_of(joined).string_or("token", ""));
+
+  const auto forms = call("GET", "/api/v1/forms", contact, "", {{"Apexloop-After", joined.header("apexloop-position")}});
+  ASSERT_EQ(forms.status, 200) << forms.body;
+  EXPECT_EQ(json_of(forms).find("items")->as_array().size(), 1u) << forms.body;
+  const auto writes_before = stack->log_size();
+  expect_problem(call("POST", "/api/v1/forms/intake/submissions", contact, R"({"fields":{}})"), 422);  // required missing
+  expect_problem(call("POST", "/api/v1/forms/intake/submissions", contact, R"({"fields":{"title":"x","extra":1}})"), 422);
+  expect_problem(call("POST", "/api/v1/forms/nope/submissions", contact, R"({"fields":{"title":"x"}})"), 404);
+  expect_problem(call("POST", "/api/v1/forms/intake/submissions", boss, R"({"fields":{"title":"x"}})"), 403);
+  EXPECT_EQ(stack->log_size(), writes_before) << "a refused submission appended something";
+
+  const auto submitted = call("POST", "/api/v1/forms/intake/submissions", contact,
+                              R"({"fields":{"title":"New landing page","owner":")" + theirs + R"("}})");
+  ASSERT_EQ(submitted.status, 201) << submitted.body;
+  const std::string id(json_of(submitted).string_or("record_id", ""));
+  const auto record = call("GET", "/api/v1/databases/requests/records/" + id, boss, "",
+                           {{"Apexloop-After", submitted.header("apexloop-position")}});
+  ASSERT_EQ(record.status, 200) << record.body;
+  EXPECT_EQ(json_of(record).find("fields")->string_or("owner", ""), mine) << record.body;
+}
+
 TEST_F(Access, AuthorizationMatrix) {
   const auto cells = read_matrix();
   ASSERT_GT(cells.size(), 100u);
@@ -403,6 +452,7 @@ TEST_F(Access, AuthorizationMatrix) {
                            .string_or("id", ""));
   };
   const std::string record = own_record();
+  setup("POST", "/api/v1/forms", R"({"key":"intake","title":"Intake","database":"matrix","fields":[{"column":"status","label":"Status","required":true}],"client_types":["retainer"]})", 201);
   const std::string hidden(setup("POST", "/api/v1/databases/hidden/records", R"({"fields":{"title":"internal"}})").string_or("id", ""));
 
   struct Who {
@@ -526,6 +576,14 @@ TEST_F(Access, AuthorizationMatrix) {
       return {"POST", "/api/v1/approvals/" + std::string(a.string_or("id", "")) + "/decision", R"({"decision":"approved"})"};
     }
     if (endpoint == "GET /api/v1/notifications") return {"GET", "/api/v1/notifications", "", after};
+    if (endpoint == "POST /api/v1/forms") {
+      return {"POST", "/api/v1/forms", R"({"key":"f_)" + u + R"(","title":"F","database":"matrix","fields":[{"column":"status","label":"S"}],"client_types":["retainer"]})"};
+    }
+    if (endpoint == "GET /api/v1/forms") return {"GET", "/api/v1/forms", "", after};
+    if (endpoint == "POST /api/v1/forms/{form}/submissions") {
+      // Naming another client's id as owner changes nothing: the record is the submitter's.
+      return {"POST", "/api/v1/forms/intake/submissions", R"({"fields":{"status":"open","owner":")" + other + R"("}})"};
+    }
     if (endpoint == "GET /api/v1/databases/{db}/records/{id}/history") {
       return {"GET", "/api/v1/databases/matrix/records/" + record + "/history", "", after};
     }

@@ -40,6 +40,7 @@ inline constexpr std::string_view comment_edited = "comment.edited";
 inline constexpr std::string_view comment_deleted = "comment.deleted";
 inline constexpr std::string_view approval_requested = "approval.requested";
 inline constexpr std::string_view approval_decided = "approval.decided";
+inline constexpr std::string_view form_defined = "form.defined";
 }  // namespace event_type
 
 struct Actor {

@@ -100,6 +100,24 @@ struct ApprovalState {
   std::uint64_t seq = 0;
 };
 
+// An intake form: for the contacts of some client types, a set of a database's columns with
+// labels and required flags. A submission creates a record like the contact's own create.
+struct FormField {
+  std::string column;
+  std::string label;
+  bool required = false;
+};
+struct FormDef {
+  std::string key;
+  std::string title;
+  std::string database;
+  std::vector<FormField> fields;
+  std::vector<std::string> client_types;
+  std::uint64_t seq = 0;
+};
+// A form as stored in its event, or nullopt when it does not fit `ws`.
+[[nodiscard]] std::optional<FormDef> form_from_json(const Json& data);
+
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
 
@@ -130,6 +148,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::tuple<std::string, std::string, std::string>, ViewDef> views;            // (scope, db, view)
   std::map<std::string, CommentState, std::less<>> comments;
   std::map<std::string, ApprovalState, std::less<>> approvals;
+  std::map<std::string, FormDef, std::less<>> forms;
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 

@@ -32,6 +32,8 @@
 //   ai/<ws>/<approval>                      "<db>/<record>/<order>": where an approval is
 //   ac/<ws>/<db>                            present once an approval exists in <db>
 //   pv/<ws>/<set>/n/<order>                 that set's notifications: changes it could see
+//   form/<ws>/<key>                         a form, as internal users list it
+//   formt/<ws>/<client type>/<key>          the forms a client type's contacts may submit
 //
 // <set> is `internal` for the workspace's users, `<client>:<role>` for a client's portal role,
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
@@ -134,6 +136,10 @@ inline std::string set_all_approvals_prefix(std::string_view ws, std::string_vie
   return cat({"pv/", ws, "/", set, "/a/", db, "/"});
 }
 inline std::string notices_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/n/"}); }
+inline std::string forms_prefix(std::string_view ws) { return cat({"form/", ws, "/"}); }
+inline std::string forms_for_type_prefix(std::string_view ws, std::string_view type) {
+  return cat({"formt/", ws, "/", type, "/"});
+}
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 std::string order_key(std::int64_t offset);
 
