@@ -38,6 +38,7 @@ inline constexpr std::string_view signin_throttled = "signin.throttled";
 inline constexpr std::string_view comment_added = "comment.added";
 inline constexpr std::string_view comment_edited = "comment.edited";
 inline constexpr std::string_view comment_deleted = "comment.deleted";
+inline constexpr std::string_view file_attached = "file.attached";
 }  // namespace event_type
 
 struct Actor {

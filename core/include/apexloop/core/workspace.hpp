@@ -91,6 +91,16 @@ struct CommentState {
   bool deleted = false;
 };
 
+// A file attached to a record's file column (file.attached): metadata only, the bytes live in
+// the blob store under `sha256`.
+struct FileState {
+  std::string id;
+  std::string database;
+  std::string record_id;
+  std::string column;
+  std::string sha256;
+};
+
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
 
@@ -120,6 +130,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> view_seqs;  // (scope, db, view)
   std::map<std::tuple<std::string, std::string, std::string>, ViewDef> views;            // (scope, db, view)
   std::map<std::string, CommentState, std::less<>> comments;
+  std::map<std::string, FileState, std::less<>> files;
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 
@@ -142,9 +153,8 @@ class WorkspaceState final : public RefResolver {
   // so a reference to one is refused rather than trusted.
   [[nodiscard]] bool client_exists(std::string_view id) const override { return active_client(id) != nullptr; }
   [[nodiscard]] bool contact_exists(std::string_view id) const override { return active_contact(id) != nullptr; }
-  // Files join the model with the collaboration work; until then none exist, so a reference to
-  // one is refused rather than trusted.
-  [[nodiscard]] bool file_exists(std::string_view) const override { return false; }
+  // A file the log attached (file.attached); nothing else is trusted as one.
+  [[nodiscard]] bool file_exists(std::string_view id) const override { return files.contains(id); }
 };
 
 class WriteModel {
