@@ -338,6 +338,13 @@ GOOD = {
         27, "comment.deleted", "comment/0190f5a2-1c3d-7e4f-8a0b-0000000c0001", 3,
         {"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001", "database": "projects", "record_id": RECORD},
         actor={"kind": "contact", "id": CONTACT}),
+    "file.attached": _event(
+        28, "file.attached", "file/0190f5a2-1c3d-7e4f-8a0b-0000000f0001", 1,
+        {"file_id": "0190f5a2-1c3d-7e4f-8a0b-0000000f0001", "database": "projects", "record_id": RECORD,
+         "column": "contract", "name": "../../etc/passwd \"quoted\"\r\n.pdf", "size": 125829120,
+         "content_type": "application/pdf",
+         "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        actor={"kind": "contact", "id": CONTACT}),
 }
 
 
@@ -368,6 +375,12 @@ def _drop(path):
 # (name, text the error report must contain, event): each bad example must fail,
 # and for the intended reason.
 BAD = [
+    ("file.attached: the bytes never enter the log", "Additional properties",
+     _bad("file.attached", _set(["data", "bytes"], "aGVsbG8="))),
+    ("file.attached: sha256 not hex", "does not match",
+     _bad("file.attached", _set(["data", "sha256"], "../../etc/passwd"))),
+    ("file.attached: missing size", "'size' is a required",
+     _bad("file.attached", _drop(["data", "size"]))),
     ("envelope: missing 'at'", "'at' is a required",
      _bad("record.created", _drop(["at"]))),
     ("envelope: missing 'correlation'", "'correlation' is a required",

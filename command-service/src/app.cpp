@@ -20,6 +20,7 @@
 #include "apexloop/events/upcast.hpp"
 #include "apexloop/runtime/auth.hpp"
 #include "apexloop/runtime/service.hpp"
+#include "upload.hpp"
 
 namespace apexloop::command {
 
@@ -103,6 +104,7 @@ struct CommandApp::Impl {
   std::unique_ptr<events::Producer> producer;
   HttpMetrics http_metrics{"command-service"};
   std::unique_ptr<http::Server> server;
+  std::shared_ptr<FileBlobStore> blobs;  // uploaded files' bytes (upload.hpp)
 
   // The write model. The map of workspaces is guarded by model_mu (exclusive only to swap in a
   // rebuilt model or add a workspace); one workspace's decide-append-apply runs under its own
@@ -813,6 +815,28 @@ struct CommandApp::Impl {
     });
   }
 
+  // What a file upload (upload.hpp) uses of this service.
+  UploadDeps upload_deps() {
+    UploadDeps u;
+    u.caller = [this](const Request& req) { return caller(req, Function::write_records); };
+    u.read = [this](const Request& req, const Principal& p, const std::function<Response(const WorkspaceState&)>& look) {
+      std::shared_lock lock(model_mu);
+      if (!ready) return not_ready(req);
+      const WorkspaceState* ws = model.workspace(p.workspace);
+      if (ws == nullptr) return problem_for(req, bhttp::status::not_found, "no such workspace");
+      return look(*ws);
+    };
+    u.write = [this](const Request& req, const Principal& p, const UploadDeps::Decide& decide) {
+      return write(req, p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+        return decide(ws, [&](const std::vector<Draft>& drafts) { return commit(drafts); });
+      });
+    };
+    u.error = [](const Request& req, const CommandError& e) { return command_error(req, e); };
+    u.new_id = [this] { return uuids.next(); };
+    u.now = [this] { return clock.now(); };
+    return u;
+  }
+
   void samples(std::string& out) {
     std::lock_guard lock(stats_mu);
     out += "# TYPE apexloop_command_events_appended_total counter\n";
@@ -844,6 +868,8 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   auto producer = events::Producer::create(d.cfg.kafka);
   if (!producer) return std::unexpected(producer.error());
   d.producer = std::move(*producer);
+  d.blobs = std::make_shared<FileBlobStore>(d.cfg.data_dir + "/blobs");
+  d.blobs->remove_stale_temporaries();  // what a crash mid-upload left behind
 
   auto router = std::make_shared<http::Router>();
   http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
@@ -879,9 +905,11 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::post, "/api/v1/approvals/{id}/decision", bind(&Impl::decide_approval_request));
   router->add(bhttp::verb::post, "/api/v1/forms", bind(&Impl::define_form));
   router->add(bhttp::verb::post, "/api/v1/forms/{form}/submissions", bind(&Impl::submit_form));
+  router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/files", upload_route(d.upload_deps(), d.blobs, d.cfg.max_upload_bytes));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);
+  d.server->stream_bodies([router](const Request& head, RequestContext& ctx) { return router->match_streamed(head, ctx); });
   const auto port = d.server->start();
   d.start_rebuild();
   return port;

@@ -1,5 +1,6 @@
 #include "apexloop/core/workspace.hpp"
 
+#include "apexloop/core/files.hpp"
 #include "decide.hpp"
 
 #include <algorithm>
@@ -259,6 +260,8 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     }
     it->second.seq = e.seq;
     it->second.deleted = e.type == event_type::comment_deleted;
+  } else if (e.type == event_type::file_attached) {
+    if (auto r = apply_file_attached(ws, e); !r) return r;
   }
   // Types this model does not know are facts for other consumers; they still advance the position.
   ws.last_position = at;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "apexloop/events/codec.hpp"
+#include "apexloop/projector/files.hpp"
 #include "apexloop/projector/history.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/stored_record.hpp"
@@ -895,6 +896,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     kv.put(keys::session(w, d.string_or("session_id", "")), std::string(d.string_or("expires_at", "")));
     return {};
   }
+  if (e.type == event_type::file_attached) return apply_file_attached(e, kv);  // projector/src/files.cpp
   const WorkspaceState& ws = *current;
   if (e.type == event_type::comment_added || e.type == event_type::comment_edited ||
       e.type == event_type::comment_deleted) {

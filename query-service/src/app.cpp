@@ -17,6 +17,7 @@
 #include "apexloop/runtime/auth.hpp"
 #include "apexloop/runtime/service.hpp"
 #include "audit.hpp"
+#include "files.hpp"
 #include "response_cache.hpp"
 
 namespace apexloop::query {
@@ -56,6 +57,7 @@ struct QueryApp::Impl {
   SystemClock clock;
   HttpMetrics http_metrics{"query-service"};
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<FileBlobStore> blobs;  // uploaded files, read only (files.hpp)
   std::thread catch_up;
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
@@ -540,6 +542,7 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   if (!db) return std::unexpected(db.error());
   d.db = std::move(*db);
 
+  d.blobs = std::make_unique<FileBlobStore>(d.cfg.data_dir + "/blobs");
   auto router = std::make_shared<http::Router>();
   http::add_operational_routes(*router, [&d] { return d.ready.load(); }, d.http_metrics,
                                [&d](std::string& out) { d.samples(out); });
@@ -564,6 +567,10 @@ std::expected<std::uint16_t, std::string> QueryApp::start() {
   router->add(bhttp::verb::get, "/api/v1/audit",
               d.guarded(Function::read_audit, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
                 return audit_stream(req, ctx, p, *d.db, d.cfg.kafka);
+              }));
+  router->add(bhttp::verb::get, "/api/v1/files/{file_id}",
+              d.guarded(Function::read_records, [&d](const http::Request& req, http::RequestContext& ctx, const Principal& p) {
+                return download_file(req, ctx, p, *d.db, *d.blobs);
               }));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const http::Request& req, http::RequestContext& ctx) { return router->dispatch(req, ctx); },

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 namespace apexloop::http {
@@ -24,9 +25,10 @@ namespace {
 // One connection: read a header, vet it, read the body, answer, repeat while keep-alive holds.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, HttpMetrics& metrics,
-          RateLimiter& limiter, net::thread_pool& blocking)
-      : stream_(std::move(socket)), opts_(opts), handler_(handler), metrics_(metrics), limiter_(limiter), blocking_(blocking) {
+  Session(tcp::socket&& socket, const ServerOptions& opts, const Handler& handler, const StreamMatcher& streamed,
+          HttpMetrics& metrics, RateLimiter& limiter, net::thread_pool& blocking)
+      : stream_(std::move(socket)), opts_(opts), handler_(handler), streamed_(streamed), metrics_(metrics),
+        limiter_(limiter), blocking_(blocking) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
@@ -40,7 +42,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
-    parser_->body_limit(opts_.body_limit);
+    // Which limit applies is known only once the route is (a streamed route has its own), so
+    // the declared length is checked in on_header and the parser's limit set there.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(first_ ? opts_.header_timeout : opts_.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -70,9 +74,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (h.count(bhttp::field::content_length) > 1) {
       return reply_error(bhttp::status::bad_request, "more than one Content-Length");
     }
-    if (parser_->content_length() && *parser_->content_length() > opts_.body_limit) {
+    ctx_ = RequestContext{};
+    ctx_.remote_ip = remote_ip_;
+    const StreamedRoute* streamed = streamed_ ? streamed_(h, ctx_) : nullptr;
+    const std::size_t limit = streamed != nullptr ? streamed->body_limit : opts_.body_limit;
+    if (parser_->content_length() && *parser_->content_length() > limit) {
       return reply_error(bhttp::status::payload_too_large, "the request body is too large");
     }
+    parser_->body_limit(limit);
     // Before any body is read or any handler (an Argon2id hash, a Kafka append) runs.
     if (limiter_.enabled()) {
       const auto xff = h["X-Forwarded-For"];
@@ -82,20 +91,132 @@ class Session : public std::enable_shared_from_this<Session> {
         return reply_error(bhttp::status::too_many_requests, "too many requests from your address; slow down", *wait);
       }
     }
+    if (streamed != nullptr) return open_stream(*streamed);
     if (parser_->is_done()) return handle();
     // A client that asked to be told before sending its body (curl does above 1 KiB) would
     // otherwise wait a second for the 100 that never comes.
-    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+    continue_then(&Session::read_body);
+  }
+
+  // Sends `100 Continue` first when the client waits for it, then reads the body with `next`.
+  void continue_then(void (Session::*next)()) {
+    if (beast::iequals(request_expect(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(opts_.write_timeout);
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
                          if (ec) return self->close();
-                         self->read_body();
+                         ((*self).*next)();
                        });
       return;
     }
-    read_body();
+    (this->*next)();
+  }
+
+  std::string_view request_expect() const {
+    const auto v = parser_ ? parser_->get()[bhttp::field::expect] : request_[bhttp::field::expect];
+    return std::string_view(v.data(), v.size());
+  }
+
+  // ---- a streamed body (StreamedRoute): piece by piece into the route's sink ----
+
+  void open_stream(const StreamedRoute& route) {
+    request_ = parser_->get();  // the head; its body is not read yet
+    started_ = std::chrono::steady_clock::now();
+    std::expected<std::unique_ptr<BodySink>, Response> sink = std::unexpected(Response{});
+    try {
+      sink = route.open(request_, ctx_);
+    } catch (const std::exception& e) {
+      spdlog::error("event=handler_exception route={} what=\"{}\"", ctx_.route, e.what());
+      sink = std::unexpected(problem_for(request_, bhttp::status::internal_server_error, "the server failed to answer"));
+    }
+    if (!sink) return answer_early(std::move(sink.error()));
+    sink_ = std::move(*sink);
+    if (parser_->is_done()) return finish_stream();  // an empty body
+    body_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    stream_deadline_ = std::chrono::steady_clock::now() + opts_.stream_body_timeout;
+    piece_.resize(kPieceBytes);
+    // The sink is dropped with the session if the connection ends first.
+    continue_then(&Session::read_piece);
+  }
+
+  void read_piece() {
+    auto& body = body_parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    body.more = true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= stream_deadline_) return abort_stream();
+    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(opts_.body_timeout, stream_deadline_ - now));
+    bhttp::async_read(stream_, buffer_, *body_parser_, beast::bind_front_handler(&Session::on_piece, shared_from_this()));
+  }
+
+  void on_piece(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::need_buffer) ec = {};  // the piece is full: hand it on, read the next
+    const std::size_t got = piece_.size() - body_parser_->get().body().size;
+    if (got > 0 && !ec) {
+      std::optional<Response> stop;
+      try {
+        stop = sink_->write(std::string_view(piece_.data(), got));
+      } catch (const std::exception& e) {
+        spdlog::error("event=handler_exception route={} what=\"{}\"", ctx_.route, e.what());
+        stop = problem_for(request_, bhttp::status::internal_server_error, "the server failed to answer");
+      }
+      if (stop) {
+        end_stream();
+        return answer_early(std::move(*stop));
+      }
+    }
+    if (ec == bhttp::error::body_limit) {
+      end_stream();
+      return reply_error(bhttp::status::payload_too_large, "the request body is too large");
+    }
+    if (ec == beast::error::timeout || ec == net::error::eof || ec == net::error::connection_reset) return abort_stream();
+    if (ec) {
+      end_stream();
+      return reply_error(bhttp::status::bad_request, "the request body could not be read");
+    }
+    if (body_parser_->is_done()) return finish_stream();
+    read_piece();
+  }
+
+  void finish_stream() {
+    auto sink = std::move(sink_);
+    body_parser_.reset();
+    piece_ = {};
+    Response res;
+    try {
+      res = sink->finish(request_, ctx_);
+    } catch (const std::exception& e) {
+      spdlog::error("event=handler_exception route={} what=\"{}\"", ctx_.route, e.what());
+      res = problem_for(request_, bhttp::status::internal_server_error, "the server failed to answer");
+    }
+    sink.reset();
+    send(std::move(res));
+  }
+
+  // Drops the sink (which undoes what it kept) and the streaming state.
+  void end_stream() {
+    sink_.reset();
+    body_parser_.reset();
+    piece_ = {};
+  }
+
+  void abort_stream() {
+    end_stream();
+    close();
+  }
+
+  // An answer before the whole body was read: sent, then the rest of the body is drained.
+  void answer_early(Response res) {
+    res.set(bhttp::field::server, "apexloop");
+    res.keep_alive(false);
+    res.prepare_payload();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    metrics_.observe(std::string(request_.method_string()), ctx_.route, res.result_int(), secs);
+    request_ = {};
+    write(std::move(res), true, true);
   }
 
   void read_body() {
@@ -146,6 +267,12 @@ class Session : public std::enable_shared_from_this<Session> {
       request_ = {};
       return write_stream(std::move(res), std::move(ctx_.stream));
     }
+    send(std::move(res));
+  }
+
+  // A whole answer, measured, then the next request on this connection (unless it closes).
+  void send(Response res) {
+    res.set(bhttp::field::server, "apexloop");
     res.prepare_payload();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     metrics_.observe(std::string(request_.method_string()), ctx_.route, res.result_int(), secs);
@@ -289,14 +416,22 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::chrono::seconds kLingerTime{5};
   static constexpr std::chrono::milliseconds kWaitPoll{2};
   static constexpr std::size_t kLingerBytes = 256u * 1024 * 1024;
+  static constexpr std::size_t kPieceBytes = 64 * 1024;
   std::array<char, 16 * 1024> discard_{};
   std::size_t lingered_ = 0;
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // A streamed body: its parser, the piece being filled, the sink it goes to and the deadline
+  // for all of it.
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> body_parser_;
+  std::vector<char> piece_;
+  std::unique_ptr<BodySink> sink_;
+  std::chrono::steady_clock::time_point stream_deadline_;
   const ServerOptions& opts_;
   const Handler& handler_;
+  const StreamMatcher& streamed_;
   HttpMetrics& metrics_;
   RateLimiter& limiter_;
   net::thread_pool& blocking_;  // where stream pieces are made: they may block (Kafka polls)
@@ -313,6 +448,7 @@ class Session : public std::enable_shared_from_this<Session> {
 struct Server::Impl {
   ServerOptions opts;
   Handler handler;
+  StreamMatcher streamed;
   HttpMetrics& metrics;
   RateLimiter limiter{opts.rate_limit_per_second, opts.rate_limit_burst};
   // Streamed answers make their pieces here, never on the threads that serve requests: a
@@ -330,7 +466,7 @@ struct Server::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), opts, handler, metrics, limiter, blocking)->run();
+        std::make_shared<Session>(std::move(socket), opts, handler, streamed, metrics, limiter, blocking)->run();
       }
       accept();
     });
@@ -344,6 +480,8 @@ Server::~Server() {
   stop();
   wait();
 }
+
+void Server::stream_bodies(StreamMatcher match) { impl_->streamed = std::move(match); }
 
 std::uint16_t Server::start() {
   tcp::endpoint ep(net::ip::make_address(impl_->opts.host), impl_->opts.port);
@@ -497,7 +635,48 @@ void add_operational_routes(Router& router, std::function<bool()> ready, const H
 
 void Router::add(bhttp::verb method, std::string pattern, Route route) {
   auto segments = split_path(pattern);
-  entries_.push_back({method, std::move(pattern), std::move(segments), std::move(route)});
+  entries_.push_back({method, std::move(pattern), std::move(segments), std::move(route), std::nullopt});
+}
+
+void Router::add(bhttp::verb method, std::string pattern, StreamedRoute route) {
+  auto segments = split_path(pattern);
+  // Reached through dispatch only if the server was not told of streamed routes: a bug.
+  auto unwired = [](const Request& req, RequestContext&) {
+    return problem_for(req, bhttp::status::internal_server_error, "this route takes a streamed body");
+  };
+  entries_.push_back({method, std::move(pattern), std::move(segments), unwired, std::move(route)});
+}
+
+std::optional<std::map<std::string, std::string, std::less<>>> Router::capture(const Entry& e,
+                                                                              const std::vector<std::string>& segments) {
+  if (e.segments.size() != segments.size()) return std::nullopt;
+  std::map<std::string, std::string, std::less<>> params;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& pat = e.segments[i];
+    if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
+      if (segments[i].empty()) return std::nullopt;
+      params[pat.substr(1, pat.size() - 2)] = segments[i];
+    } else if (pat != segments[i]) {
+      return std::nullopt;
+    }
+  }
+  return params;
+}
+
+const StreamedRoute* Router::match_streamed(const Request& head, RequestContext& ctx) const {
+  auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
+  if (!target) return nullptr;  // dispatch answers the malformed target
+  const auto segments = split_path(target->path);
+  for (const auto& e : entries_) {
+    if (!e.streamed || e.method != head.method()) continue;
+    auto params = capture(e, segments);
+    if (!params) continue;
+    ctx.route = e.pattern;
+    ctx.params = std::move(*params);
+    for (auto& [k, v] : target->query) ctx.params.emplace("?" + k, v);
+    return &*e.streamed;
+  }
+  return nullptr;
 }
 
 Response Router::dispatch(const Request& req, RequestContext& ctx) const {

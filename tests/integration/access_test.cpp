@@ -426,13 +426,13 @@ TEST_F(Access, AuthorizationMatrix) {
   const std::string boss = sign_in(w, "boss@matrix.test", kAdminPassword).token;
   std::string last_position;
   auto setup = [&](const std::string& method, const std::string& target, const std::string& body, int status = 0) {
-    auto r = call(method, target, boss, body);
+    auto r = call(method, target, boss, body, {{"X-Filename", "setup.txt"}});
     const int want = status != 0 ? status : method == "POST" ? 201 : 200;
     if (r.status != want) throw std::runtime_error("setup " + method + " " + target + ": " + std::to_string(r.status) + " " + r.body);
     if (!r.header("apexloop-position").empty()) last_position = r.header("apexloop-position");
     return r.body.empty() ? Json() : json_of(r);
   };
-  const std::string kPolicy = R"({"read":{"columns":["title","status"]},"write":{"columns":["status"],"create":true}})";
+  const std::string kPolicy = R"({"read":{"columns":["title","status","docs"]},"write":{"columns":["status","docs"],"create":true}})";
   setup("POST", "/api/v1/client-types", R"({"key":"retainer","name":"Retainer"})");
   setup("POST", "/api/v1/portal-roles", R"({"key":"stakeholder","name":"Stakeholder"})");
   const std::string own(setup("POST", "/api/v1/clients", R"({"name":"Own","client_type":"retainer"})").string_or("id", ""));
@@ -440,7 +440,8 @@ TEST_F(Access, AuthorizationMatrix) {
   setup("POST", "/api/v1/databases", R"({"key":"matrix","name":"Matrix"})");
   for (const char* col : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
                           R"({"key":"status","name":"Status","type":"select","options":{"choices":["open","done"]}})",
-                          R"({"key":"cost","name":"Cost","type":"number","internal":true})"}) {
+                          R"({"key":"cost","name":"Cost","type":"number","internal":true})",
+                          R"({"key":"docs","name":"Documents","type":"file"})"}) {
     setup("POST", "/api/v1/databases/matrix/columns", col);
   }
   setup("POST", "/api/v1/databases", R"({"key":"hidden","name":"Hidden"})");
@@ -454,6 +455,9 @@ TEST_F(Access, AuthorizationMatrix) {
   const std::string record = own_record();
   setup("POST", "/api/v1/forms", R"({"key":"intake","title":"Intake","database":"matrix","fields":[{"column":"status","label":"Status","required":true}],"client_types":["retainer"]})", 201);
   const std::string hidden(setup("POST", "/api/v1/databases/hidden/records", R"({"fields":{"title":"internal"}})").string_or("id", ""));
+  const Headers kFileHeaders{{"X-Filename", "matrix.txt"}};
+  const std::string file(setup("POST", "/api/v1/databases/matrix/records/" + record + "/files?column=docs", "file bytes")
+                             .string_or("file_id", ""));
 
   struct Who {
     std::string workspace, email, password, token;
@@ -588,6 +592,10 @@ TEST_F(Access, AuthorizationMatrix) {
       return {"GET", "/api/v1/databases/matrix/records/" + record + "/history", "", after};
     }
     if (endpoint == "GET /api/v1/audit") return {"GET", "/api/v1/audit?type=record.created", "", after};
+    if (endpoint == "POST /api/v1/databases/{db}/records/{id}/files") {
+      return {"POST", "/api/v1/databases/matrix/records/" + record + "/files?column=docs", "bytes " + u, kFileHeaders};
+    }
+    if (endpoint == "GET /api/v1/files/{file_id}") return {"GET", "/api/v1/files/" + file, "", after};
     throw std::runtime_error("the test does not know how to call " + endpoint);
   };
 

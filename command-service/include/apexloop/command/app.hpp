@@ -24,6 +24,7 @@ struct CommandConfig {
   int hash_concurrency = 2;
   int signin_max_failures = 10;
   std::chrono::seconds signin_lockout{60};
+  std::size_t max_upload_bytes = 100u * 1024 * 1024;  // a file upload's body limit (413 beyond)
 };
 
 class CommandApp {

@@ -41,6 +41,7 @@ inline constexpr std::string_view comment_deleted = "comment.deleted";
 inline constexpr std::string_view approval_requested = "approval.requested";
 inline constexpr std::string_view approval_decided = "approval.decided";
 inline constexpr std::string_view form_defined = "form.defined";
+inline constexpr std::string_view file_attached = "file.attached";
 }  // namespace event_type
 
 struct Actor {

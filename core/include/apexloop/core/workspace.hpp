@@ -117,6 +117,15 @@ struct FormDef {
 };
 // A form as stored in its event, or nullopt when it does not fit `ws`.
 [[nodiscard]] std::optional<FormDef> form_from_json(const Json& data);
+// A file attached to a record's file column (file.attached): metadata only, the bytes live in
+// the blob store under `sha256`.
+struct FileState {
+  std::string id;
+  std::string database;
+  std::string record_id;
+  std::string column;
+  std::string sha256;
+};
 
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
 using PolicyKey = std::tuple<std::string, std::string, std::string>;
@@ -149,6 +158,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::string, CommentState, std::less<>> comments;
   std::map<std::string, ApprovalState, std::less<>> approvals;
   std::map<std::string, FormDef, std::less<>> forms;
+  std::map<std::string, FileState, std::less<>> files;
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 
@@ -171,9 +181,8 @@ class WorkspaceState final : public RefResolver {
   // so a reference to one is refused rather than trusted.
   [[nodiscard]] bool client_exists(std::string_view id) const override { return active_client(id) != nullptr; }
   [[nodiscard]] bool contact_exists(std::string_view id) const override { return active_contact(id) != nullptr; }
-  // Files join the model with the collaboration work; until then none exist, so a reference to
-  // one is refused rather than trusted.
-  [[nodiscard]] bool file_exists(std::string_view) const override { return false; }
+  // A file the log attached (file.attached); nothing else is trusted as one.
+  [[nodiscard]] bool file_exists(std::string_view id) const override { return files.contains(id); }
 };
 
 class WriteModel {

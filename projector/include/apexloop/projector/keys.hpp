@@ -158,3 +158,10 @@ inline std::string history(std::string_view ws, std::string_view db, std::string
   return history_prefix(ws, db, id) + history_seq(seq);
 }
 }  // namespace apexloop::keys
+
+// Files (issue 5), kept by projector/src/files.cpp and read by the query service's downloads:
+//   file/<ws>/<file>             {id, database, record_id, column, name, size, content_type, sha256,
+//                                uploaded_at, uploaded_by}: where a file is attached and its blob
+namespace apexloop::keys {
+inline std::string file(std::string_view ws, std::string_view id) { return cat({"file/", ws, "/", id}); }
+}  // namespace apexloop::keys

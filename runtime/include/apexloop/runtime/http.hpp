@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,6 +31,9 @@ struct ServerOptions {
   std::size_t header_limit = 16 * 1024;
   std::chrono::seconds header_timeout{10};  // a slow sender is closed at this deadline
   std::chrono::seconds body_timeout{30};
+  // A streamed body (StreamedRoute) may take this long in all, while each piece of it must come
+  // within body_timeout: large uploads need more than 30 s, a trickle is still cut off.
+  std::chrono::seconds stream_body_timeout{15 * 60};
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds idle_timeout{60};
   int threads = 4;
@@ -72,12 +76,39 @@ struct RequestContext {
 
 using Handler = std::function<Response(const Request&, RequestContext&)>;
 
+// A request body taken piece by piece as it arrives instead of whole in memory (file uploads).
+// Dropping a sink without finish() means the body was refused or cut off (too large, a broken
+// connection, a write() that answered): the sink undoes whatever it kept.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // The next piece of the body, in order. An answer stops the read and is sent as it is.
+  [[nodiscard]] virtual std::optional<Response> write(std::string_view piece) = 0;
+  // The whole body has arrived: the answer. `head` is the request without its body.
+  [[nodiscard]] virtual Response finish(const Request& head, RequestContext& ctx) = 0;
+};
+
+// A route whose body is streamed into a sink, with its own body limit (413 beyond it). `open`
+// sees the request head, before any of the body is read: an answer there (401, 403, 404 ...)
+// is sent without reading the body at all.
+struct StreamedRoute {
+  std::size_t body_limit = 0;
+  std::function<std::expected<std::unique_ptr<BodySink>, Response>(const Request& head, RequestContext& ctx)> open;
+};
+
+// Asked by the server once a request's header is read: the streamed route it is for (then
+// `ctx.route` and `ctx.params` are set), or null for an ordinary request.
+using StreamMatcher = std::function<const StreamedRoute*(const Request& head, RequestContext& ctx)>;
+
 class Server {
  public:
   Server(ServerOptions opts, Handler handler, HttpMetrics& metrics);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+
+  // Routes whose bodies are streamed (Router::match_streamed); call before start().
+  void stream_bodies(StreamMatcher match);
 
   // Binds and listens; answers the bound port.
   [[nodiscard]] std::uint16_t start();
@@ -105,8 +136,13 @@ class Router {
  public:
   using Route = std::function<Response(const Request&, RequestContext&)>;
   void add(bhttp::verb method, std::string pattern, Route route);
+  // A route that takes its body as a stream (see StreamedRoute); the server reaches it through
+  // match_streamed, never through dispatch.
+  void add(bhttp::verb method, std::string pattern, StreamedRoute route);
   // 404 for an unknown path, 405 with Allow for a known path and another method.
   [[nodiscard]] Response dispatch(const Request& req, RequestContext& ctx) const;
+  // The streamed route `head` is for, if any, with ctx.route and ctx.params set.
+  [[nodiscard]] const StreamedRoute* match_streamed(const Request& head, RequestContext& ctx) const;
 
  private:
   struct Entry {
@@ -114,7 +150,11 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Route route;
+    std::optional<StreamedRoute> streamed;
   };
+  // Whether `segments` fit `e`, and the captures if so.
+  static std::optional<std::map<std::string, std::string, std::less<>>> capture(const Entry& e,
+                                                                               const std::vector<std::string>& segments);
   std::vector<Entry> entries_;
 };
 

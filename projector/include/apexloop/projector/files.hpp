@@ -1,0 +1,20 @@
+#pragma once
+// File metadata as a read model (keys::file): file.attached says where a file is attached and
+// which blob holds its bytes. The query service decides a download from it and from the
+// caller's own projection of that record (whether its set is sent the file's id in that column),
+// so a file is readable exactly where its record's column is.
+
+#include <expected>
+#include <string>
+
+#include "apexloop/core/event.hpp"
+#include "apexloop/core/ids.hpp"
+#include "apexloop/projector/projection.hpp"
+
+namespace apexloop::projector {
+
+// Writes file.attached's metadata; a second event for the same file id is refused (and writes
+// nothing), like every other contradiction of the read models.
+[[nodiscard]] std::expected<void, std::string> apply_file_attached(const Envelope& e, KvView& kv);
+
+}  // namespace apexloop::projector

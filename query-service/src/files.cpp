@@ -1,0 +1,82 @@
+#include "files.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "apexloop/core/files.hpp"
+#include "apexloop/core/ids.hpp"
+#include "apexloop/projector/keys.hpp"
+
+namespace apexloop::query {
+
+namespace bhttp = http::bhttp;
+
+namespace {
+
+constexpr std::size_t kPieceBytes = 256 * 1024;
+
+std::optional<std::string> get(rocksdb::DB& db, const std::string& key) {
+  std::string v;
+  if (db.Get(rocksdb::ReadOptions(), key, &v).ok()) return v;
+  return std::nullopt;
+}
+
+// Whether contact `p` is sent `file_id` in `column` of the record: its set's own bytes decide.
+bool contact_sees(rocksdb::DB& db, const Principal& p, const Json& meta, std::string_view file_id) {
+  const std::string db_key(meta.string_or("database", ""));
+  const std::string record(meta.string_or("record_id", ""));
+  auto set = get(db, keys::route(p.workspace, p.id, db_key));
+  auto location = set ? get(db, keys::record_location(p.workspace, db_key, record)) : std::nullopt;
+  const auto order = location ? keys::order_of_location(*location) : std::string_view();
+  auto served = order.empty() ? std::nullopt : get(db, keys::list_prefix(p.workspace, *set, db_key) + std::string(order));
+  auto rec = served ? parse_json(*served) : std::unexpected(JsonError::malformed);
+  const Json* fields = rec ? rec->find("fields") : nullptr;
+  const Json* ids = fields != nullptr ? fields->find(meta.string_or("column", "")) : nullptr;
+  if (ids == nullptr || !ids->is_array()) return false;
+  return std::any_of(ids->as_array().begin(), ids->as_array().end(),
+                     [&](const Json& id) { return id.is_string() && id.as_string() == file_id; });
+}
+
+}  // namespace
+
+http::Response download_file(const http::Request& req, http::RequestContext& ctx, const Principal& p, rocksdb::DB& db,
+                             const BlobStore& blobs) {
+  auto missing = [&] { return http::problem_for(req, bhttp::status::not_found, "no such file"); };
+  const std::string& id = ctx.params.at("file_id");
+  if (!is_uuid(id)) return missing();  // only well-formed ids reach the store
+  for (const auto& [k, _] : ctx.params) {
+    if (k.starts_with("?")) return http::problem_for(req, bhttp::status::bad_request, "unknown parameter " + k.substr(1));
+  }
+  auto text = get(db, keys::file(p.workspace, id));  // another workspace's file is not under this prefix
+  auto meta = text ? parse_json(*text) : std::unexpected(JsonError::malformed);
+  if (!meta) return missing();
+  if (p.kind != "user" && !(p.kind == "contact" && contact_sees(db, p, *meta, id))) return missing();
+  auto reader = blobs.open(meta->string_or("sha256", ""));
+  if (!reader) {
+    spdlog::error("event=blob_open_failed file={} error=\"{}\"", id, reader.error());
+    return http::problem_for(req, bhttp::status::service_unavailable, "could not read the file; retry");
+  }
+  if (*reader == nullptr) {
+    spdlog::error("event=blob_missing file={}", id);
+    return missing();
+  }
+  http::Response res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::content_type, served_content_type(meta->string_or("content_type", "")));
+  res.set(bhttp::field::content_disposition, content_disposition(meta->string_or("name", "")));
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set(bhttp::field::cache_control, "private, no-store");
+  res.set("Content-Security-Policy", "default-src 'none'; sandbox");
+  res.set(bhttp::field::etag, "\"" + std::string(meta->string_or("sha256", "")) + "\"");
+  res.set("Apexloop-File-Size", std::to_string((*reader)->size()));
+  // Piece by piece on the server's blocking threads: a 100 MiB file never sits in memory.
+  std::shared_ptr<BlobReader> open(std::move(*reader));
+  ctx.stream = [open](std::string& piece) {
+    piece.resize(kPieceBytes);
+    auto n = open->read(std::span<char>(piece.data(), piece.size()));
+    if (!n) throw std::runtime_error(n.error());  // cut the stream: the client sees it incomplete
+    piece.resize(*n);
+    return *n > 0;
+  };
+  return res;
+}
+
+}  // namespace apexloop::query
