@@ -28,11 +28,16 @@ struct Comment {
   bool client = false;  // client-visible; otherwise an internal note
 };
 
+struct Approval {
+  std::string id, title, status = "pending";
+};
+
 struct Record {
   std::string id;
   std::uint64_t version = 1;
   Json::Object fields;
-  std::vector<Comment> comments;  // live ones, oldest first
+  std::vector<Comment> comments;    // live ones, oldest first
+  std::vector<Approval> approvals;  // oldest first
 };
 
 struct Contact {
@@ -149,6 +154,7 @@ class Isolation {
 
   void run() {
     setup();
+    note_visibility();
     for (step_ = 0; step_ < kSteps && !::testing::Test::HasFatalFailure(); ++step_) {
       act();
       comment_act();
@@ -263,7 +269,7 @@ class Isolation {
     Json body(Json::Object{{"read", Json(std::move(read_part))},
                            {"write", Json(Json::Object{{"columns", Json(write)}, {"create", pick(2) == 0}})},
                            {"comment", cpick(2) == 0},
-                           {"approve", false}});
+                           {"approve", cpick(2) == 0}});
     admin("PUT", "/api/v1/policies/" + scope + "/" + role + "/" + db, to_json(body));
     oracle_.policies[{scope, role, db}] = body;
   }
@@ -428,7 +434,8 @@ class Isolation {
     auto& list = oracle_.records[db];
     if (list.empty()) return;
     Record& rec = list[static_cast<std::size_t>(cpick(static_cast<int>(list.size())))];
-    const int roll = cpick(10);
+    const int roll = cpick(13);
+    if (roll >= 10) return approval_act(db, rec, roll);
     if (roll < 4) {
       // Internal notes carry the internal canary that every read is scanned for.
       const bool client = cpick(2) == 0;
@@ -465,6 +472,67 @@ class Isolation {
     }
   }
 
+  // Approvals: the admin asks; a contact decides, with the status the oracle expects.
+  void approval_act(const std::string& db, Record& rec, int roll) {
+    if (roll == 10 || rec.approvals.empty()) {
+      const std::string title = "approval " + std::to_string(++comment_n_);
+      auto r = admin("POST", "/api/v1/databases/" + db + "/records/" + rec.id + "/approvals", R"({"title":")" + title + R"("})");
+      rec.approvals.push_back({std::string(json_of(r).string_or("id", "")), title});
+      return;
+    }
+    auto contacts = active_contacts();
+    if (contacts.empty()) return;
+    const Contact& c = *contacts[static_cast<std::size_t>(cpick(static_cast<int>(contacts.size())))];
+    Approval& a = rec.approvals[static_cast<std::size_t>(cpick(static_cast<int>(rec.approvals.size())))];
+    const std::string decision = std::vector<std::string>{"approved", "rejected", "changes_requested"}[static_cast<std::size_t>(cpick(3))];
+    auto r = http_request(stack_.origin, "POST", "/api/v1/approvals/" + a.id + "/decision", R"({"decision":")" + decision + R"("})",
+                          {{"Authorization", "Bearer " + c.token}, {"Content-Type", "application/json"}});
+    const Json* policy = oracle_.policy(c, db);
+    const int expected = !oracle_.visible(c, db, rec)             ? 404
+                         : !policy->find("approve")->as_bool()   ? 403
+                         : a.status != "pending"                  ? 409
+                                                                  : 200;
+    expect(r.status == expected, "decision on " + a.id + ": expected " + std::to_string(expected) + ", got " +
+                                     std::to_string(r.status) + " " + r.body);
+    if (r.status == 200) {
+      position_ = r.header("apexloop-position");
+      a.status = decision;
+    }
+  }
+
+  // A contact sees the approval requests of a record it sees, with their status; else 404.
+  void check_approvals(const Contact& c, const std::string& db) {
+    const auto& all = oracle_.records.at(db);
+    for (int i = 0; i < 2 && !all.empty(); ++i) {
+      const Record& rec = all[static_cast<std::size_t>(cpick(static_cast<int>(all.size())))];
+      auto r = read(c, "/api/v1/databases/" + db + "/records/" + rec.id + "/approvals");
+      if (!oracle_.visible(c, db, rec)) {
+        expect(r.status == 404, "approvals of an invisible record answered " + std::to_string(r.status));
+        continue;
+      }
+      std::vector<std::string> expected, actual;
+      for (const auto& a : rec.approvals) expected.push_back(a.title + "=" + a.status);
+      if (!expect(r.status == 200, "approvals answered " + std::to_string(r.status) + " " + r.body)) continue;
+      const Json body = json_of(r);
+      for (const auto& item : body.find("items")->as_array()) {
+        actual.push_back(std::string(item.string_or("title", "")) + "=" + std::string(item.string_or("status", "")));
+      }
+      expect(actual == expected, "approvals of " + db + "/" + rec.id + " for " + c.id + ": " + r.body);
+    }
+  }
+
+  // Every notice a contact has is about a record it could see at some step.
+  void check_notifications(const Contact& c) {
+    auto r = read(c, "/api/v1/notifications?limit=500");
+    if (!expect(r.status == 200, "notifications answered " + std::to_string(r.status) + " " + r.body)) return;
+    const Json body = json_of(r);
+    const auto& seen = ever_visible_[c.id];
+    for (const auto& item : body.find("items")->as_array()) {
+      const std::string id(item.string_or("record_id", ""));
+      expect(seen.contains(id), "contact " + c.id + " was notified about " + id + ", which it never saw: " + to_json(item));
+    }
+  }
+
   // A contact sees the client-visible comments of a record it sees, in order; else 404.
   void check_comments(const Contact& c, const std::string& db) {
     const auto& all = oracle_.records.at(db);
@@ -497,7 +565,20 @@ class Isolation {
     return r;
   }
 
+  // What each contact sees now, remembered: a notice may only ever be about such a record.
+  void note_visibility() {
+    for (const auto& c : oracle_.contacts) {
+      if (!c.active) continue;
+      for (const std::string db : {"alpha", "beta"}) {
+        for (const auto& rec : oracle_.records.at(db)) {
+          if (oracle_.visible(c, db, rec)) ever_visible_[c.id].insert(rec.id);
+        }
+      }
+    }
+  }
+
   void check_everyone() {
+    note_visibility();
     for (const auto& c : oracle_.contacts) {
       if (!c.active) {
         expect(read(c, "/api/v1/databases").status == 401, "a deactivated contact still reads");
@@ -508,7 +589,9 @@ class Isolation {
         check_list(c, db);
         check_by_id(c, db);
         check_comments(c, db);
+        check_approvals(c, db);
       }
+      check_notifications(c);
     }
   }
 
@@ -615,6 +698,7 @@ class Isolation {
   std::mt19937_64 rng_;
   std::mt19937_64 comment_rng_{seed_ ^ 0x9e3779b97f4a7c15ull};
   int comment_n_ = 0;
+  std::map<std::string, std::set<std::string>> ever_visible_;  // contact -> records it could see at some step
   int step_ = -1;
   std::string admin_token_;
   std::string position_;
