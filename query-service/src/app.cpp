@@ -18,6 +18,7 @@
 #include "apexloop/runtime/service.hpp"
 #include "audit.hpp"
 #include "files.hpp"
+#include "paging.hpp"
 #include "response_cache.hpp"
 
 namespace apexloop::query {
@@ -247,22 +248,10 @@ struct QueryApp::Impl {
       start.push_back('\x01');  // strictly after the cursor's key
     }
     std::string body = "{\"items\":[";
-    std::size_t n = 0;
-    std::string last;
-    bool more = false;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (n == limit) {
-        more = true;
-        break;
-      }
-      if (n++ > 0) body.push_back(',');
-      body.append(it->value().data(), it->value().size());
-      last = it->key().ToString().substr(prefix.size());
-    }
+    const auto page = append_page(*db, prefix, start, limit, body);
     body += "],\"next_cursor\":";
-    if (more) {
-      write_json_string(body, last);
+    if (page.more_after) {
+      write_json_string(body, *page.more_after);
     } else {
       body += "null";
     }
@@ -343,21 +332,9 @@ struct QueryApp::Impl {
       start.push_back('\0');  // the smallest key strictly after the cursor's
     }
     std::string body = "{\"items\":[";
-    std::size_t n = 0;
-    std::string last;
-    bool more = false;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (n == page) {
-        more = true;
-        break;
-      }
-      if (n++ > 0) body.push_back(',');
-      body.append(it->value().data(), it->value().size());
-      last = it->key().ToString().substr(prefix.size());
-    }
+    const auto end = append_page(*db, prefix, start, page, body);
     body += "],\"next_cursor\":";
-    body += more ? "\"k" + to_hex(last) + "\"" : std::string("null");
+    body += end.more_after ? "\"k" + to_hex(*end.more_after) + "\"" : std::string("null");
     body.push_back('}');
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }

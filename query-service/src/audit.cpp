@@ -1,5 +1,7 @@
 #include "audit.hpp"
 
+#include "paging.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -64,25 +66,13 @@ http::Response record_history(const http::Request& req, http::RequestContext& ct
     start.push_back('\x01');  // strictly after the cursor's entry
   }
   std::string body = "{\"items\":[";
-  std::size_t n = 0;
-  std::string last;
-  bool more = false;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (n == limit) {
-      more = true;
-      break;
-    }
-    if (n++ > 0) body.push_back(',');
-    body.append(it->value().data(), it->value().size());
-    last = it->key().ToString().substr(prefix.size());
-  }
+  const auto page = append_page(db, prefix, start, limit, body);
   // A record that never existed has no history; a deleted one keeps it. A cursor past the end
   // of an existing history is an empty page, not a 404.
-  if (n == 0 && start == prefix) return http::problem_for(req, bhttp::status::not_found, "no such record");
+  if (page.count == 0 && start == prefix) return http::problem_for(req, bhttp::status::not_found, "no such record");
   body += "],\"next_cursor\":";
-  if (more) {
-    write_json_string(body, last);
+  if (page.more_after) {
+    write_json_string(body, *page.more_after);
   } else {
     body += "null";
   }
