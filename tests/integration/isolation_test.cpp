@@ -200,6 +200,7 @@ class Isolation {
       oracle_.records[db];
     }
     admin("POST", "/api/v1/databases/alpha/columns", R"({"key":"priority","name":"Priority","type":"number"})");
+    admin("POST", "/api/v1/databases/alpha/columns", R"({"key":"docs","name":"Docs","type":"file"})");
     admin("POST", "/api/v1/databases/alpha/columns", R"({"key":"requester","name":"Requester","type":"contact"})");
     admin("POST", "/api/v1/databases/beta/columns", R"({"key":"link","name":"Link","type":"relation","options":{"database":"alpha"}})");
     const int clients = 3 + pick(2);
@@ -264,6 +265,8 @@ class Isolation {
     for (const auto& c : read) {
       if (pick(2) == 0) write.push_back(c);
     }
+    // The file column is granted (to read) from the side stream, so older seeds keep their paths.
+    if (db == "alpha" && cpick(2) == 0) read.push_back(Json("docs"));
     Json::Object read_part{{"columns", Json(read)}};
     if (pick(3) != 0) read_part.emplace("filter", random_filter(db));
     Json body(Json::Object{{"read", Json(std::move(read_part))},
@@ -434,7 +437,8 @@ class Isolation {
     auto& list = oracle_.records[db];
     if (list.empty()) return;
     Record& rec = list[static_cast<std::size_t>(cpick(static_cast<int>(list.size())))];
-    const int roll = cpick(13);
+    const int roll = cpick(14);
+    if (roll == 13) return upload(db, rec);
     if (roll >= 10) return approval_act(db, rec, roll);
     if (roll < 4) {
       // Internal notes carry the internal canary that every read is scanned for.
@@ -497,6 +501,50 @@ class Isolation {
     if (r.status == 200) {
       position_ = r.header("apexloop-position");
       a.status = decision;
+    }
+  }
+
+  // The admin attaches a file, its name carrying the record's client canary; the oracle learns
+  // the file column's new value from the admin's own read.
+  void upload(const std::string& db, Record& rec) {
+    if (db != "alpha") return;
+    const std::string n = std::to_string(++comment_n_);
+    const auto owner = rec.fields.contains("owner") ? rec.fields.at("owner") : Json("none");
+    const std::string name = "file " + n + " CANARY-" + (owner.is_string() ? owner.as_string() : "none") + ".txt";
+    auto r = admin("POST", "/api/v1/databases/alpha/records/" + rec.id + "/files?column=docs", "bytes of file " + n,
+                   {{"X-Filename", name}, {"Content-Type", "text/plain"}});
+    if (r.status != 201) return;
+    const std::string file(json_of(r).string_or("file_id", ""));
+    auto back = admin("GET", "/api/v1/databases/alpha/records/" + rec.id, "", {{"Apexloop-After", position_}});
+    const Json stored = json_of(back);
+    rec.version = static_cast<std::uint64_t>(stored.find("version")->as_int());
+    rec.fields["docs"] = *stored.find("fields")->find("docs");
+    files_.push_back({file, rec.id, name, "bytes of file " + n});
+  }
+
+  // A contact downloads a file only while it sees the record and its file column holding it;
+  // otherwise 404 with no trace of the file's name.
+  void check_files(const Contact& c) {
+    for (int i = 0; i < 2 && !files_.empty(); ++i) {
+      const auto& f = files_[static_cast<std::size_t>(cpick(static_cast<int>(files_.size())))];
+      const Record* rec = oracle_.find("alpha", f.record);
+      bool may = false;
+      if (rec != nullptr && oracle_.visible(c, "alpha", *rec)) {
+        const auto fields = oracle_.view(c, "alpha", *rec);
+        auto docs = fields.find("docs");
+        may = docs != fields.end() && docs->second.is_array() &&
+              std::find(docs->second.as_array().begin(), docs->second.as_array().end(), Json(f.id)) != docs->second.as_array().end();
+      }
+      auto r = http_request(stack_.origin, "GET", "/api/v1/files/" + f.id, "",
+                            {{"Authorization", "Bearer " + c.token}, {"Apexloop-After", position_}});
+      if (may) {
+        expect(r.status == 200 && r.body == f.bytes, "file " + f.id + " for " + c.id + ": " + std::to_string(r.status));
+      } else {
+        std::string everything = r.body;
+        for (const auto& [k, v] : r.headers) everything += k + v;
+        expect(r.status == 404 && everything.find(f.name) == std::string::npos && everything.find("CANARY") == std::string::npos,
+               "file " + f.id + " for " + c.id + " (may not) answered " + std::to_string(r.status) + " " + r.body);
+      }
     }
   }
 
@@ -592,6 +640,7 @@ class Isolation {
         check_approvals(c, db);
       }
       check_notifications(c);
+      check_files(c);
     }
   }
 
@@ -698,6 +747,10 @@ class Isolation {
   std::mt19937_64 rng_;
   std::mt19937_64 comment_rng_{seed_ ^ 0x9e3779b97f4a7c15ull};
   int comment_n_ = 0;
+  struct File {
+    std::string id, record, name, bytes;
+  };
+  std::vector<File> files_;
   std::map<std::string, std::set<std::string>> ever_visible_;  // contact -> records it could see at some step
   int step_ = -1;
   std::string admin_token_;
