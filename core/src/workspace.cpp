@@ -351,6 +351,31 @@ Decision decide_add_column(const WorkspaceState& ws, std::string_view db_key, co
                                                {"internal", col->internal}})}};
 }
 
+namespace {
+
+// A file column holds only files uploaded into that very record and column (the upload itself
+// adds them): a write may keep or remove ids, never bring one in from elsewhere, so a file's
+// attachment (what decides who may download it) cannot be moved by editing a record.
+std::optional<CommandError> foreign_files(const WorkspaceState& ws, const DatabaseDef& db, std::string_view record_id,
+                                          const Json::Object& fields) {
+  std::vector<FieldError> errors;
+  for (const auto& [key, value] : fields) {
+    const ColumnDef* col = db.column(key);
+    if (col == nullptr || col->type != ColumnType::file || !value.is_array()) continue;
+    for (const auto& id : value.as_array()) {
+      auto it = id.is_string() ? ws.files.find(id.as_string()) : ws.files.end();
+      if (it == ws.files.end() || it->second.database != db.key || it->second.record_id != record_id || it->second.column != key) {
+        errors.push_back({"fields." + key, "a file column holds only files uploaded to it; upload the file here"});
+        break;
+      }
+    }
+  }
+  if (errors.empty()) return std::nullopt;
+  return invalid("the record is not valid", std::move(errors));
+}
+
+}  // namespace
+
 std::expected<CreateOutcome, CommandError> decide_create_record(
     const WorkspaceState& ws, std::string_view db_key, const Json& body, const std::string& record_id,
     const std::string& actor_id, const std::optional<std::string>& idempotency_key) {
@@ -359,6 +384,7 @@ std::expected<CreateOutcome, CommandError> decide_create_record(
   auto fields = checked_fields(ws, *db, body);
   if (!fields) return std::unexpected(std::move(fields.error()));
   std::erase_if(*fields, [](const auto& kv) { return kv.second.is_null(); });
+  if (auto e = foreign_files(ws, *db, record_id, *fields)) return std::unexpected(std::move(*e));
   if (idempotency_key) {
     auto it = ws.idempotency.find({actor_id, *idempotency_key});
     if (it != ws.idempotency.end()) {
@@ -383,6 +409,7 @@ Decision decide_update_record(const WorkspaceState& ws, std::string_view db_key,
   if (rec == nullptr) return std::unexpected(not_found("no such record"));
   auto fields = checked_fields(ws, *db, body);
   if (!fields) return std::unexpected(std::move(fields.error()));
+  if (auto e = foreign_files(ws, *db, id, *fields)) return std::unexpected(std::move(*e));
   if (!if_match) {
     return std::unexpected(CommandError{CommandErrorKind::precondition_required,
                                         "send If-Match with the version you edited", {}});

@@ -95,11 +95,22 @@ TEST_F(FilesTest, AttachingAppendsTheFileEventThenTheColumnUpdate) {
   EXPECT_EQ(to_json(*(*more)[1].data.find("changes")->find("docs")->find("after")), R"([")" + kFile + R"(",")" + second + R"("])");
 }
 
-TEST_F(FilesTest, AFileColumnAcceptsOnlyKnownFiles) {
+TEST_F(FilesTest, AFileColumnHoldsOnlyFilesUploadedToIt) {
   const Json body = parse(R"({"fields":{"docs":[")" + kFile + R"("]}})");
-  EXPECT_EQ(decide_update_record(ws(), "tickets", mine, body, 1).error().kind, CommandErrorKind::invalid);
+  EXPECT_EQ(decide_update_record(ws(), "tickets", mine, body, 1).error().kind, CommandErrorKind::invalid);  // unknown
   commit(*attach(admin(), theirs, "docs"));
-  EXPECT_TRUE(decide_update_record(ws(), "tickets", mine, body, 1).has_value());
+  // Known, but uploaded to another record: an edit cannot move a file's attachment.
+  EXPECT_EQ(decide_update_record(ws(), "tickets", mine, body, 1).error().kind, CommandErrorKind::invalid);
+  const std::string id = "0190a000-0000-7000-8000-00000000beef";
+  EXPECT_EQ(decide_create_record(ws(), "tickets", parse(R"({"fields":{"owner":")" + kAcme + R"(","docs":[")" + kFile + R"("]}})"), id,
+                                 kAdmin, std::nullopt)
+                .error()
+                .kind,
+            CommandErrorKind::invalid);
+  // Its own record keeps or drops it freely.
+  const auto version = ws().record("tickets", theirs)->version;
+  EXPECT_TRUE(decide_update_record(ws(), "tickets", theirs, body, version).has_value());
+  EXPECT_TRUE(decide_update_record(ws(), "tickets", theirs, parse(R"({"fields":{"docs":[]}})"), version).has_value());
 }
 
 TEST_F(FilesTest, AContactAttachesOnlyWhereItMayWrite) {
