@@ -455,11 +455,20 @@ class Step {
     });
   }
 
+  // Asked for every record that enters or leaves a set: answered from a memo (a few entries,
+  // searched without allocating), the store asked once per kind and database.
   bool has_attached(const Attached& kind, const std::string& db) {
-    const auto memo = std::make_pair(&kind, db);
-    auto it = attached_in_.find(memo);
-    if (it == attached_in_.end()) it = attached_in_.emplace(memo, kv_.get(kind.marker(ws_.id, db)).has_value()).first;
-    return it->second;
+    for (const auto& m : attached_in_) {
+      if (m.kind == &kind && m.db == db) return m.present;
+    }
+    attached_in_.push_back({&kind, db, kv_.get(kind.marker(ws_.id, db)).has_value()});
+    return attached_in_.back().present;
+  }
+
+  void mark_attached(const Attached& kind, const std::string& db) {
+    for (auto& m : attached_in_) {
+      if (m.kind == &kind && m.db == db) m.present = true;
+    }
   }
 
  public:
@@ -474,7 +483,7 @@ class Step {
     if (!shown_to_contacts) return;
     if (served != nullptr && !has_attached(kind, db.key)) {
       kv_.put(kind.marker(ws_.id, db.key), "");
-      attached_in_[std::make_pair(&kind, db.key)] = true;
+      mark_attached(kind, db.key);
     }
     auto rec = load_record(kv_, ws_.id, db.key, record);
     if (!rec) return;  // a deleted record's attachments are in no set
@@ -664,8 +673,13 @@ class Step {
   const WorkspaceState& ws_;
   KvView& kv_;
   TimestampMs now_;
-  std::map<std::pair<const Attached*, std::string>, bool> attached_in_;
-  std::optional<std::string> notice_order_;  // set for events that notify  // (kind, database) -> any shown to contacts
+  struct AttachedMemo {
+    const Attached* kind;
+    std::string db;
+    bool present;  // any of that kind shown to contacts in that database
+  };
+  std::vector<AttachedMemo> attached_in_;
+  std::optional<std::string> notice_order_;  // set for events that notify
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
