@@ -75,4 +75,16 @@ inline bool email_taken(const WorkspaceState& ws, const std::string& mail) {
   return by_user || by_contact;
 }
 
+// The part every invitation (a user's, a contact's) shares: `{email, name, role}` and nothing
+// else, a valid e-mail and a name. The role is the caller's to check. Answers the role member.
+inline const Json* checked_invitee(const Json& body, std::vector<FieldError>& errors) {
+  unknown_members(body, {"email", "name", "role"}, errors);
+  const Json* email = body.find("email");
+  if (email == nullptr || !email->is_string() || !is_valid_email(email->as_string())) {
+    errors.push_back({"email", "must be an e-mail address"});
+  }
+  if (!is_valid_name(body.find("name"))) errors.push_back({"name", "must be a non-empty string"});
+  return body.find("role");
+}
+
 }  // namespace apexloop::decide

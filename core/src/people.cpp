@@ -27,18 +27,12 @@ Decision decide_invite_user(const WorkspaceState& ws, const Json& body, const st
                             TimestampMs expires_at) {
   if (!body.is_object()) return std::unexpected(invalid("the body must be a JSON object"));
   std::vector<FieldError> errors;
-  unknown_members(body, {"email", "name", "role"}, errors);
-  const Json* email = body.find("email");
-  if (email == nullptr || !email->is_string() || !is_valid_email(email->as_string())) {
-    errors.push_back({"email", "must be an e-mail address"});
-  }
-  if (!is_valid_name(body.find("name"))) errors.push_back({"name", "must be a non-empty string"});
-  const Json* role = body.find("role");
+  const Json* role = checked_invitee(body, errors);
   if (role == nullptr || !role->is_string() || !is_internal_role(role->as_string())) {
     errors.push_back({"role", "must be admin, member or auditor"});
   }
   if (!errors.empty()) return std::unexpected(invalid("the user is not valid", std::move(errors)));
-  const std::string mail = lowercase_email(email->as_string());
+  const std::string mail = lowercase_email(body.find("email")->as_string());
   if (email_taken(ws, mail)) return std::unexpected(conflict("someone in this workspace already has this e-mail"));
   return std::vector<Draft>{{std::string(event_type::user_invited), user_stream(user_id), 1,
                              Json(Json::Object{{"user_id", user_id},

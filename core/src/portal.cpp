@@ -128,18 +128,12 @@ Decision decide_invite_contact(const WorkspaceState& ws, std::string_view client
   if (ws.active_client(client_id) == nullptr) return std::unexpected(not_found("no such client"));
   if (!body.is_object()) return std::unexpected(invalid("the body must be a JSON object"));
   std::vector<FieldError> errors;
-  unknown_members(body, {"email", "name", "role"}, errors);
-  const Json* email = body.find("email");
-  if (email == nullptr || !email->is_string() || !is_valid_email(email->as_string())) {
-    errors.push_back({"email", "must be an e-mail address"});
-  }
-  if (!is_valid_name(body.find("name"))) errors.push_back({"name", "must be a non-empty string"});
-  const Json* role = body.find("role");
+  const Json* role = checked_invitee(body, errors);
   if (role == nullptr || !role->is_string() || !ws.portal_roles.contains(role->as_string())) {
     errors.push_back({"role", "must name a portal role"});
   }
   if (!errors.empty()) return std::unexpected(invalid("the contact is not valid", std::move(errors)));
-  const std::string mail = lowercase_email(email->as_string());
+  const std::string mail = lowercase_email(body.find("email")->as_string());
   if (email_taken(ws, mail)) return std::unexpected(conflict("someone in this workspace already has this e-mail"));
   return std::vector<Draft>{{std::string(event_type::contact_invited), contact_stream(contact_id), 1,
                              Json(Json::Object{{"contact_id", contact_id},

@@ -222,6 +222,12 @@ std::string hash_read_models(rocksdb::DB& db) {
   return hex;
 }
 
+std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set, std::string_view db_key,
+                                         std::string_view id) {
+  BatchKv kv(db);  // nothing pending: reads go straight to the store
+  return served_record(kv, ws, set, db_key, id);
+}
+
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,
                                                                         const std::string& secondary_dir) {
   rocksdb::Options o = base_options();

@@ -28,15 +28,6 @@ namespace bhttp = http::bhttp;
 
 namespace {
 
-constexpr std::size_t kDefaultLimit = 50;
-constexpr std::size_t kMaxLimit = 500;
-
-bool is_order_key(std::string_view s) {
-  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 // The served record starts {"id":"<uuid>","version":N,...}: read N without parsing the rest.
 std::string version_of(std::string_view record) {
   constexpr std::string_view kTag = "\"version\":";
@@ -227,35 +218,17 @@ struct QueryApp::Impl {
     const auto& db_key = ctx.params.at("db");
     const auto set = set_for(p, db_key);
     if (!set) return http::problem_for(req, bhttp::status::not_found, "no such database");
-    std::size_t limit = kDefaultLimit;
-    if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
-      std::size_t n = 0;
-      auto r = std::from_chars(l->second.data(), l->second.data() + l->second.size(), n);
-      if (r.ec != std::errc{} || r.ptr != l->second.data() + l->second.size() || n < 1 || n > kMaxLimit) {
-        return http::problem_for(req, bhttp::status::bad_request, "limit must be an integer from 1 to 500");
-      }
-      limit = n;
-    }
+    const auto limit = page_limit(req, ctx);
+    if (!limit) return std::move(limit.error());
     if (auto v = ctx.params.find("?view"); v != ctx.params.end()) {
       const bool limit_given = ctx.params.contains("?limit");
-      return list_view(req, ctx, p, *set, db_key, v->second, limit_given ? std::optional<std::size_t>(limit) : std::nullopt);
+      return list_view(req, ctx, p, *set, db_key, v->second, limit_given ? std::optional<std::size_t>(*limit) : std::nullopt);
     }
+    const auto cursor = page_cursor(req, ctx);
+    if (!cursor) return std::move(cursor.error());
     const std::string prefix = keys::list_prefix(p.workspace, *set, db_key);
-    std::string start = prefix;
-    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
-      if (!is_order_key(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
-      start = prefix + c->second;
-      start.push_back('\x01');  // strictly after the cursor's key
-    }
     std::string body = "{\"items\":[";
-    const auto page = append_page(*db, prefix, start, limit, body);
-    body += "],\"next_cursor\":";
-    if (page.more_after) {
-      write_json_string(body, *page.more_after);
-    } else {
-      body += "null";
-    }
-    body.push_back('}');
+    close_page(body, append_page(*db, prefix, page_start(prefix, *cursor), *limit, body));
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }
 
@@ -376,10 +349,7 @@ struct QueryApp::Impl {
     const auto& id = ctx.params.at("id");
     // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    // The record's place in the lists, then the caller's own list entry: absent when not visible.
-    auto location = set ? get(keys::record_location(p.workspace, db_key, id)) : std::nullopt;
-    const auto order = location ? keys::order_of_location(*location) : std::string_view();
-    auto rec = order.empty() ? std::nullopt : get(keys::list_prefix(p.workspace, *set, db_key) + std::string(order));
+    auto rec = set ? projector::served_record(*db, p.workspace, *set, db_key, id) : std::nullopt;
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");
@@ -389,20 +359,12 @@ struct QueryApp::Impl {
   // A contact's feed, newest first: the notices of every set it reads through, merged. The
   // cursor is the last notice's id; the next page holds older ones. Users have no feed (yet).
   http::Response list_notifications(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
-    std::size_t limit = kDefaultLimit;
-    if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
-      std::size_t n = 0;
-      auto r = std::from_chars(l->second.data(), l->second.data() + l->second.size(), n);
-      if (r.ec != std::errc{} || r.ptr != l->second.data() + l->second.size() || n < 1 || n > kMaxLimit) {
-        return http::problem_for(req, bhttp::status::bad_request, "limit must be an integer from 1 to 500");
-      }
-      limit = n;
-    }
-    std::string before;
-    if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
-      if (!is_order_key(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
-      before = c->second;
-    }
+    const auto page = page_limit(req, ctx);
+    if (!page) return std::move(page.error());
+    const std::size_t limit = *page;
+    const auto cursor = page_cursor(req, ctx);
+    if (!cursor) return std::move(cursor.error());
+    const std::string& before = *cursor;
     std::set<std::string> sets;
     if (p.kind == "contact") {
       const std::string routes = keys::route_prefix(p.workspace, p.id);
@@ -472,20 +434,12 @@ struct QueryApp::Impl {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    auto location = set ? get(keys::record_location(p.workspace, db_key, id)) : std::nullopt;
-    const auto order = location ? keys::order_of_location(*location) : std::string_view();
-    if (order.empty() || !get(keys::list_prefix(p.workspace, *set, db_key) + std::string(order))) {
+    if (!set || !projector::served_record(*db, p.workspace, *set, db_key, id)) {
       return http::problem_for(req, bhttp::status::not_found, "no such record");
     }
     std::string body = "{\"items\":[";
     const std::string prefix = set_prefix(p.workspace, *set, db_key, id);
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    std::size_t n = 0;
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (n++ == kMaxLimit * 10) break;  // bounded: 5,000 comments on one record is plenty to show
-      if (n > 1) body.push_back(',');
-      body.append(it->value().data(), it->value().size());
-    }
+    append_page(*db, prefix, prefix, kMaxLimit * 10, body);  // bounded: 5,000 on one record is plenty to show
     body += "]}";
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }

@@ -20,20 +20,12 @@ namespace bhttp = http::bhttp;
 
 namespace {
 
-constexpr std::size_t kDefaultLimit = 50;
-constexpr std::size_t kMaxLimit = 500;
 constexpr std::size_t kEventsPerPiece = 500;  // one chunk of the stream at most: bounded memory
 // Broker timestamps are taken when the producer sends, just after the envelope's `at`; seeking
 // this much earlier than `from` makes sure no event with `at >= from` is skipped, whatever the
 // clock skew between the writer and the broker.
 constexpr std::int64_t kSeekSlackMs = 5 * 60 * 1000;
 constexpr auto kStallLimit = 30s;  // a stream that makes no progress for this long is cut
-
-bool is_hex16(std::string_view s) {
-  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
 
 std::optional<std::string> get(rocksdb::DB& db, const std::string& key) {
   std::string v;
@@ -46,37 +38,20 @@ std::optional<std::string> get(rocksdb::DB& db, const std::string& key) {
 http::Response record_history(const http::Request& req, http::RequestContext& ctx, const Principal& p, rocksdb::DB& db) {
   const auto& db_key = ctx.params.at("db");
   const auto& id = ctx.params.at("id");
-  std::size_t limit = kDefaultLimit;
-  if (auto l = ctx.params.find("?limit"); l != ctx.params.end()) {
-    std::size_t n = 0;
-    auto r = std::from_chars(l->second.data(), l->second.data() + l->second.size(), n);
-    if (r.ec != std::errc{} || r.ptr != l->second.data() + l->second.size() || n < 1 || n > kMaxLimit) {
-      return http::problem_for(req, bhttp::status::bad_request, "limit must be an integer from 1 to 500");
-    }
-    limit = n;
-  }
+  const auto limit = page_limit(req, ctx);
+  if (!limit) return std::move(limit.error());
   // Only well-formed keys and ids reach the store, so no input can reach another key prefix; the
   // prefix starts with the caller's own workspace, so no other workspace's record is reachable.
   if (!is_valid_key(db_key) || !is_uuid(id)) return http::problem_for(req, bhttp::status::not_found, "no such record");
   const std::string prefix = keys::history_prefix(p.workspace, db_key, id);
-  std::string start = prefix;
-  if (auto c = ctx.params.find("?cursor"); c != ctx.params.end()) {
-    if (!is_hex16(c->second)) return http::problem_for(req, bhttp::status::bad_request, "bad cursor");
-    start = prefix + c->second;
-    start.push_back('\x01');  // strictly after the cursor's entry
-  }
+  const auto cursor = page_cursor(req, ctx);
+  if (!cursor) return std::move(cursor.error());
   std::string body = "{\"items\":[";
-  const auto page = append_page(db, prefix, start, limit, body);
+  const auto page = append_page(db, prefix, page_start(prefix, *cursor), *limit, body);
   // A record that never existed has no history; a deleted one keeps it. A cursor past the end
   // of an existing history is an empty page, not a 404.
-  if (page.count == 0 && start == prefix) return http::problem_for(req, bhttp::status::not_found, "no such record");
-  body += "],\"next_cursor\":";
-  if (page.more_after) {
-    write_json_string(body, *page.more_after);
-  } else {
-    body += "null";
-  }
-  body.push_back('}');
+  if (page.count == 0 && cursor->empty()) return http::problem_for(req, bhttp::status::not_found, "no such record");
+  close_page(body, page);
   return http::json_response(req, bhttp::status::ok, std::move(body));
 }
 

@@ -5,6 +5,7 @@
 #include "apexloop/core/files.hpp"
 #include "apexloop/core/ids.hpp"
 #include "apexloop/projector/keys.hpp"
+#include "apexloop/projector/store.hpp"
 
 namespace apexloop::query {
 
@@ -25,9 +26,7 @@ bool contact_sees(rocksdb::DB& db, const Principal& p, const Json& meta, std::st
   const std::string db_key(meta.string_or("database", ""));
   const std::string record(meta.string_or("record_id", ""));
   auto set = get(db, keys::route(p.workspace, p.id, db_key));
-  auto location = set ? get(db, keys::record_location(p.workspace, db_key, record)) : std::nullopt;
-  const auto order = location ? keys::order_of_location(*location) : std::string_view();
-  auto served = order.empty() ? std::nullopt : get(db, keys::list_prefix(p.workspace, *set, db_key) + std::string(order));
+  auto served = set ? projector::served_record(db, p.workspace, *set, db_key, record) : std::nullopt;
   auto rec = served ? parse_json(*served) : std::unexpected(JsonError::malformed);
   const Json* fields = rec ? rec->find("fields") : nullptr;
   const Json* ids = fields != nullptr ? fields->find(meta.string_or("column", "")) : nullptr;

@@ -7,6 +7,8 @@
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,12 @@ class ReadModelStore {
 // SHA-256 over every key and value, in key order, as lowercase hex. Equal hashes mean
 // byte-identical read models.
 [[nodiscard]] std::string hash_read_models(rocksdb::DB& db);
+
+// The bytes set `set` is sent for record `id` of `db`, read from a store (what served_record reads
+// through a KvView): the record's place in the lists, then the set's own list entry; absent when
+// the set cannot see it.
+[[nodiscard]] std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set,
+                                                       std::string_view db_key, std::string_view id);
 
 // Opens `dir` as a RocksDB secondary (at `secondary_dir`), for readers beside a live projector.
 [[nodiscard]] std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(
