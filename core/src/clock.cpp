@@ -67,12 +67,26 @@ std::string format_timestamp(TimestampMs t) {
     --days;
   }
   const Civil c = civil_from_days(days);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(c.y), c.m, c.d, static_cast<long long>(rem / 3'600'000),
-                static_cast<long long>(rem / 60'000 % 60), static_cast<long long>(rem / 1000 % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
+  if (c.y < 0 || c.y > 9999) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(c.y), c.m,
+                  c.d, static_cast<long long>(rem / 3'600'000), static_cast<long long>(rem / 60'000 % 60),
+                  static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
+    return buf;
+  }
+  // The common case by hand: every projected event formats a few of these.
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](std::size_t at, std::int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+  };
+  put(0, c.y, 4);
+  put(5, c.m, 2);
+  put(8, c.d, 2);
+  put(11, rem / 3'600'000, 2);
+  put(14, rem / 60'000 % 60, 2);
+  put(17, rem / 1000 % 60, 2);
+  put(20, rem % 1000, 3);
+  return out;
 }
 
 bool is_valid_date(std::string_view s) {

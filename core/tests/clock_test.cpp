@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 #include "apexloop/core/ids.hpp"
@@ -12,6 +13,20 @@ namespace {
 TEST(Timestamp, FormatsUtcMilliseconds) {
   EXPECT_EQ(format_timestamp(TimestampMs{0}), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_timestamp(TimestampMs{1'795'000'000'123}), "2026-11-18T11:06:40.123Z");
+}
+
+TEST(Timestamp, FormattingRoundTripsThroughParsingAcrossTheYears) {
+  std::mt19937_64 rng(1130);
+  for (int i = 0; i < 20000; ++i) {
+    const std::int64_t ms = static_cast<std::int64_t>(rng() % 253'402'300'800'000ULL);  // 0000..9999
+    const std::string text = format_timestamp(TimestampMs{ms});
+    ASSERT_EQ(text.size(), 24u) << ms;
+    auto back = parse_timestamp(text);
+    ASSERT_TRUE(back.has_value()) << text;
+    ASSERT_EQ(back->ms, ms) << text;
+  }
+  EXPECT_EQ(format_timestamp(TimestampMs{253'402'300'799'999}), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_timestamp(TimestampMs{-1}), "1969-12-31T23:59:59.999Z");
 }
 
 TEST(Timestamp, ParsesOffsetsAndFractions) {

@@ -38,41 +38,70 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
   const ColumnDef* owner_col = owner_column(*db);
   const std::string owner_key = owner_col == nullptr ? "" : owner_col->key;
 
-  Json::Object changes;
-  Json owner;
-  const std::uint64_t seq = e.seq;  // the record version this event made
+  // The entry is written as text straight away, its keys in the order a Json::Object keeps them
+  // (sorted), so it reads exactly as one built from a Json value would.
+  std::string changes = "{";
+  const Json* owner = nullptr;
+  std::optional<Json::Object> now;  // the fields before this event, when it must be read
+  auto add_change = [&](const std::string& key, std::string_view side, const Json& value) {
+    if (changes.size() > 1) changes.push_back(',');
+    write_json_string(changes, key);
+    changes += ":{";
+    write_json_string(changes, side);
+    changes.push_back(':');
+    write_json(changes, value);
+    changes.push_back('}');
+  };
   if (created) {
     const Json* fields = e.data.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::nullopt;
-    for (const auto& [k, v] : fields->as_object()) changes.emplace(k, Json(Json::Object{{"after", v}}));
-    owner = owner_value(fields->find(owner_key));
+    for (const auto& [k, v] : fields->as_object()) add_change(k, "after", v);
+    owner = fields->find(owner_key);
   } else if (updated) {
     const Json* c = e.data.find("changes");
     if (c == nullptr || !c->is_object()) return std::nullopt;
-    changes = c->as_object();
+    for (const auto& [k, v] : c->as_object()) {
+      if (changes.size() > 1) changes.push_back(',');
+      write_json_string(changes, k);
+      changes.push_back(':');
+      write_json(changes, v);
+    }
     if (const Json* oc = c->find(owner_key)) {
-      owner = owner_value(oc->find("after"));
+      owner = oc->find("after");
     } else if (!owner_key.empty()) {
-      auto now = current_fields(kv, ws.id, db_key, id);
-      owner = now ? owner_value(now->contains(owner_key) ? &now->at(owner_key) : nullptr) : Json();
+      now = current_fields(kv, ws.id, db_key, id);
+      if (now && now->contains(owner_key)) owner = &now->at(owner_key);
     }
   } else {
     // A deletion removes every field: its entry shows what was there, so the history is complete
     // without the reader having to fold earlier entries.
-    auto now = current_fields(kv, ws.id, db_key, id);
+    now = current_fields(kv, ws.id, db_key, id);
     if (!now) return std::nullopt;
-    for (const auto& [k, v] : *now) changes.emplace(k, Json(Json::Object{{"before", v}}));
-    owner = owner_value(now->contains(owner_key) ? &now->at(owner_key) : nullptr);
+    for (const auto& [k, v] : *now) add_change(k, "before", v);
+    if (now->contains(owner_key)) owner = &now->at(owner_key);
   }
-  Json::Object entry{{"seq", static_cast<std::int64_t>(seq)},
-                     {"type", e.type},
-                     {"at", format_timestamp(e.at)},
-                     {"actor", Json(Json::Object{{"kind", e.actor.kind}, {"id", e.actor.id}})},
-                     {"event_id", e.id},
-                     {"position", to_string(at)},
-                     {"owner", std::move(owner)},
-                     {"changes", Json(std::move(changes))}};
-  return PendingHistory{keys::history(ws.id, db_key, id, seq), to_json(Json(std::move(entry)))};
+  changes.push_back('}');
+  std::string entry = "{\"actor\":{\"id\":";
+  entry.reserve(256 + changes.size());
+  write_json_string(entry, e.actor.id);
+  entry += ",\"kind\":";
+  write_json_string(entry, e.actor.kind);
+  entry += "},\"at\":";
+  write_json_string(entry, format_timestamp(e.at));
+  entry += ",\"changes\":";
+  entry += changes;
+  entry += ",\"event_id\":";
+  write_json_string(entry, e.id);
+  entry += ",\"owner\":";
+  write_json(entry, owner_value(owner));
+  entry += ",\"position\":";
+  write_json_string(entry, to_string(at));
+  entry += ",\"seq\":";
+  entry += std::to_string(e.seq);  // the record version this event made
+  entry += ",\"type\":";
+  write_json_string(entry, e.type);
+  entry.push_back('}');
+  return PendingHistory{keys::history(ws.id, db_key, id, e.seq), std::move(entry)};
 }
 
 void commit_history(const std::optional<PendingHistory>& h, KvView& kv) {

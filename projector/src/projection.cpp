@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <exception>
+#include <thread>
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/files.hpp"
@@ -32,6 +35,44 @@ void MapKv::scan(std::string_view prefix, const std::function<void(std::string_v
   std::vector<std::pair<std::string, std::string>> hits;
   for (auto it = data.lower_bound(prefix); it != data.end() && it->first.starts_with(prefix); ++it) hits.emplace_back(*it);
   for (const auto& [k, v] : hits) fn(k, v);
+}
+
+namespace {
+
+// MapKv's fork: reads through the map, which nobody writes until the fork has joined.
+class MapForkKv final : public KvView {
+ public:
+  explicit MapForkKv(const MapKv& base) : base_(base) {}
+  std::optional<std::string> get(std::string_view key) override {
+    if (auto it = mine.find(key); it != mine.end()) return it->second;
+    if (auto it = base_.data.find(key); it != base_.data.end()) return it->second;
+    return std::nullopt;
+  }
+  void put(std::string_view key, std::string_view value) override { mine.insert_or_assign(std::string(key), std::string(value)); }
+  void del(std::string_view key) override { mine.insert_or_assign(std::string(key), std::nullopt); }
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
+    std::map<std::string, std::optional<std::string>, std::less<>> hits;
+    for (auto it = base_.data.lower_bound(prefix); it != base_.data.end() && it->first.starts_with(prefix); ++it) {
+      hits.emplace(it->first, it->second);
+    }
+    for (auto it = mine.lower_bound(prefix); it != mine.end() && it->first.starts_with(prefix); ++it) {
+      hits.insert_or_assign(it->first, it->second);
+    }
+    for (const auto& [k, v] : hits) {
+      if (v) fn(k, *v);
+    }
+  }
+  std::map<std::string, std::optional<std::string>, std::less<>> mine;  // this fork's writes
+
+ private:
+  const MapKv& base_;
+};
+
+}  // namespace
+
+std::unique_ptr<KvView> MapKv::fork() { return std::make_unique<MapForkKv>(*this); }
+void MapKv::join(KvView& forked) {
+  for (const auto& [k, v] : dynamic_cast<MapForkKv&>(forked).mine) v ? put(k, *v) : del(k);
 }
 
 std::string served_json(const Json& canonical, const Json::Object& fields) {
@@ -368,43 +409,83 @@ class Step {
 
   void notice(const std::string& set, std::string_view kind, const std::string& db, const std::string& record,
               const std::string& summary) {
-    kv_.put(keys::notices_prefix(ws_.id, set) + *notice_order_,
-            to_json(Json(Json::Object{{"id", *notice_order_},
-                                      {"at", format_timestamp(now_)},
-                                      {"kind", std::string(kind)},
-                                      {"database", db},
-                                      {"record_id", record},
-                                      {"summary", summary}})));
+    // {at, database, id, kind, record_id, summary}: written as text, in the key order a
+    // Json::Object would give.
+    std::string text = "{\"at\":";
+    text.reserve(160 + db.size() + record.size() + summary.size());
+    write_json_string(text, format_timestamp(now_));
+    text += ",\"database\":";
+    write_json_string(text, db);
+    text += ",\"id\":";
+    write_json_string(text, *notice_order_);
+    text += ",\"kind\":";
+    write_json_string(text, kind);
+    text += ",\"record_id\":";
+    write_json_string(text, record);
+    text += ",\"summary\":";
+    write_json_string(text, summary);
+    text.push_back('}');
+    kv_.put(keys::notices_prefix(ws_.id, set) + *notice_order_, text);
   }
 
   // After access changed: for each (client, role, database) in scope, drop the sets that no
   // longer exist, rebuild the ones that do, and point each contact at its set.
   void reproject_scope(const WorkspaceState& before, const std::set<std::string>& clients,
                        const std::set<std::string>& roles, const std::set<std::string>& dbs) {
-    for (const auto& client : clients) {
-      for (const auto& role : roles) {
-        for (const auto& db_key : dbs) {
-          const DatabaseDef* db = ws_.database(db_key);
-          const DatabaseDef* old_db = before.database(db_key);
-          const auto old_sets = principal_sets(before, client, role, db_key, now_);
-          const auto new_sets = db == nullptr ? std::vector<PrincipalSet>{} : principal_sets(ws_, client, role, db_key, now_);
-          for (const auto& s : old_sets) {
-            if (std::find(new_sets.begin(), new_sets.end(), s) == new_sets.end()) drop(s.id, client, db_key);
-          }
-          for (const auto& s : new_sets) {
-            write_listing(s, *db);
-            auto old = std::find(old_sets.begin(), old_sets.end(), s);
-            const SetRule old_rule = old == old_sets.end() || old_db == nullptr ? SetRule{} : rule_of(before, *old, *old_db);
-            const SetRule rule = rule_of(ws_, s, *db);
-            kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
-              auto rec = StoredRecord::decode(bytes);
-              if (!rec) throw std::runtime_error("corrupt record in " + db_key);
-              const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
-              if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars))) reproject_referrers(client, db_key, rec->id);
-            });
-          }
-          route_contacts(before, client, role, db_key, new_sets);
+    // Two clients' sets share no key, so with a view that can fork, the clients are rebuilt
+    // on two threads (a type-wide policy change touches every record of every client), each
+    // into its own fork, joined in a fixed order: the result does not depend on timing.
+    std::array<std::unique_ptr<KvView>, 2> forks;
+    if (clients.size() > 1) forks = {kv_.fork(), kv_.fork()};
+    if (!forks[0] || !forks[1]) {
+      for (const auto& client : clients) reproject_client(before, client, roles, dbs);
+      return;
+    }
+    std::array<std::vector<std::string>, 2> share;
+    std::size_t i = 0;
+    for (const auto& client : clients) share[i++ % 2].push_back(client);
+    std::array<std::exception_ptr, 2> failed;
+    auto work = [&](std::size_t n) {
+      try {
+        Step step(ws_, *forks[n], now_);
+        for (const auto& client : share[n]) step.reproject_client(before, client, roles, dbs);
+      } catch (...) {
+        failed[n] = std::current_exception();
+      }
+    };
+    std::thread other(work, 1);
+    work(0);
+    other.join();
+    for (const auto& f : failed) {
+      if (f) std::rethrow_exception(f);
+    }
+    for (auto& f : forks) kv_.join(*f);
+  }
+
+  void reproject_client(const WorkspaceState& before, const std::string& client, const std::set<std::string>& roles,
+                        const std::set<std::string>& dbs) {
+    for (const auto& role : roles) {
+      for (const auto& db_key : dbs) {
+        const DatabaseDef* db = ws_.database(db_key);
+        const DatabaseDef* old_db = before.database(db_key);
+        const auto old_sets = principal_sets(before, client, role, db_key, now_);
+        const auto new_sets = db == nullptr ? std::vector<PrincipalSet>{} : principal_sets(ws_, client, role, db_key, now_);
+        for (const auto& s : old_sets) {
+          if (std::find(new_sets.begin(), new_sets.end(), s) == new_sets.end()) drop(s.id, client, db_key);
         }
+        for (const auto& s : new_sets) {
+          write_listing(s, *db);
+          auto old = std::find(old_sets.begin(), old_sets.end(), s);
+          const SetRule old_rule = old == old_sets.end() || old_db == nullptr ? SetRule{} : rule_of(before, *old, *old_db);
+          const SetRule rule = rule_of(ws_, s, *db);
+          kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
+            auto rec = StoredRecord::decode(bytes);
+            if (!rec) throw std::runtime_error("corrupt record in " + db_key);
+            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
+            if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars))) reproject_referrers(client, db_key, rec->id);
+          });
+        }
+        route_contacts(before, client, role, db_key, new_sets);
       }
     }
   }

@@ -19,64 +19,139 @@
 namespace apexloop::projector {
 namespace {
 
+using Pending = std::map<std::string, std::optional<std::string>, std::less<>>;
+using PendingRun = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// The pending entry for `key` in `pending`, made if missing. Writes mostly come in key order
+// within a family of keys (a set's list, its views), so the entry right after `last` (the one
+// written last) is tried before searching the map.
+std::optional<std::string>& slot(Pending& pending, Pending::iterator& last, std::string_view key) {
+  if (last != pending.end() && std::string_view(last->first) < key) {
+    auto next = std::next(last);
+    if (next == pending.end() || key < std::string_view(next->first)) {
+      last = pending.emplace_hint(next, std::string(key), std::nullopt);
+      return last->second;
+    }
+  }
+  auto it = pending.lower_bound(key);
+  if (it == pending.end() || it->first != key) it = pending.emplace_hint(it, std::string(key), std::nullopt);
+  last = it;
+  return it->second;
+}
+
+// `over`'s entries under `prefix` laid over `under` (both in key order): `over` wins.
+PendingRun overlay(const Pending& over, std::string_view prefix, PendingRun under = {}) {
+  PendingRun out;
+  auto u = under.begin();
+  for (auto o = over.lower_bound(prefix); o != over.end() && std::string_view(o->first).starts_with(prefix); ++o) {
+    for (; u != under.end() && u->first < o->first; ++u) out.push_back(std::move(*u));
+    if (u != under.end() && u->first == o->first) ++u;
+    out.emplace_back(o->first, o->second);
+  }
+  for (; u != under.end(); ++u) out.push_back(std::move(*u));
+  return out;
+}
+
+// Every stored key under `prefix` merged with the pending run `mine` (which wins), in order.
+// The store does not change while a batch is open, so it is walked in place.
+void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRun& mine,
+                 const std::function<void(std::string_view, std::string_view)>& fn) {
+  const rocksdb::Slice p(prefix.data(), prefix.size());
+  auto m = mine.begin();
+  it.Seek(p);
+  auto stored_in = [&] { return it.Valid() && it.key().starts_with(p); };
+  while (stored_in() || m != mine.end()) {
+    const int order = !stored_in() ? 1 : m == mine.end() ? -1 : it.key().compare(rocksdb::Slice(m->first));
+    if (order < 0) {
+      fn(it.key().ToStringView(), it.value().ToStringView());
+      it.Next();
+      continue;
+    }
+    if (m->second) fn(m->first, *m->second);
+    if (order == 0) it.Next();
+    ++m;
+  }
+  if (!it.status().ok()) throw std::runtime_error("rocksdb scan: " + it.status().ToString());
+}
+
+std::optional<std::string> stored_get(rocksdb::DB& db, std::string_view key) {
+  std::string value;
+  const auto s = db.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) throw std::runtime_error("rocksdb get: " + s.ToString());
+  return value;
+}
+
+class BatchKv;
+
+// Work split across threads within one batch (KvView::fork): reads see this fork's own
+// writes, then the batch's (which nobody writes until every fork has joined), then the store.
+class ForkKv final : public KvView {
+ public:
+  ForkKv(const BatchKv& batch, rocksdb::DB& db) : batch_(batch), db_(db) {}
+  std::optional<std::string> get(std::string_view key) override;
+  void put(std::string_view key, std::string_view value) override { slot(pending_, last_, key).emplace(value); }
+  void del(std::string_view key) override { slot(pending_, last_, key).reset(); }
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
+
+ private:
+  friend class BatchKv;
+  const BatchKv& batch_;
+  rocksdb::DB& db_;
+  Pending pending_;
+  Pending::iterator last_ = pending_.end();
+};
+
 // The writes of one consumed batch, held in key order until they go to RocksDB in one
 // WriteBatch. Reads see these pending writes first, then the database. (A plain ordered map:
 // RocksDB's WriteBatchWithIndex costs several times more per write on our long keys.)
 class BatchKv final : public KvView {
  public:
   explicit BatchKv(rocksdb::DB& db) : db_(db) {}
-  std::optional<std::string> get(std::string_view key) override {
-    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
-    std::string value;
-    const auto s = db_.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
-    if (s.IsNotFound()) return std::nullopt;
-    if (!s.ok()) throw std::runtime_error("rocksdb get: " + s.ToString());
-    return value;
-  }
-  void put(std::string_view key, std::string_view value) override {
-    auto it = pending_.lower_bound(key);
-    if (it != pending_.end() && it->first == key) {
-      it->second.emplace(value);
-    } else {
-      pending_.emplace_hint(it, std::string(key), std::string(value));
-    }
-  }
-  void del(std::string_view key) override {
-    auto it = pending_.lower_bound(key);
-    if (it != pending_.end() && it->first == key) {
-      it->second.reset();
-    } else {
-      pending_.emplace_hint(it, std::string(key), std::nullopt);
-    }
-  }
+  std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
+  void put(std::string_view key, std::string_view value) override { slot(pending_, last_, key).emplace(value); }
+  void del(std::string_view key) override { slot(pending_, last_, key).reset(); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
-    // Collected first (the stored keys merged with the pending ones, pending winning): `fn` may
-    // write, which must not disturb the walk.
-    std::vector<std::pair<std::string, std::string>> hits;
-    {
-      // One iterator serves every scan of the batch: the database does not change until the
-      // batch is written, and making an iterator costs more than most scans.
-      if (!it_) it_.reset(db_.NewIterator(rocksdb::ReadOptions()));
-      auto& it = it_;
-      const rocksdb::Slice p(prefix.data(), prefix.size());
-      auto mine = pending_.lower_bound(prefix);
-      auto mine_in = [&] { return mine != pending_.end() && std::string_view(mine->first).starts_with(prefix); };
-      it->Seek(p);
-      auto stored_in = [&] { return it->Valid() && it->key().starts_with(p); };
-      while (stored_in() || mine_in()) {
-        const int order = !stored_in() ? 1 : !mine_in() ? -1 : it->key().compare(rocksdb::Slice(mine->first));
-        if (order < 0) {
-          hits.emplace_back(it->key().ToString(), it->value().ToString());
-          it->Next();
-          continue;
-        }
-        if (mine->second) hits.emplace_back(mine->first, *mine->second);
-        if (order == 0) it->Next();
-        ++mine;
-      }
-      if (!it->status().ok()) throw std::runtime_error("rocksdb scan: " + it->status().ToString());
+    // What `fn` sees is the view as it was when the scan began: `fn` may write, even under the
+    // prefix, without disturbing the walk (the pending side is copied first; it is small).
+    const PendingRun mine = overlay(pending_, prefix);
+    // One iterator serves every (non-nested) scan of the batch: making one costs more than
+    // most scans. A scan inside `fn` walks with its own.
+    if (scanning_) {
+      std::unique_ptr<rocksdb::Iterator> own(db_.NewIterator(rocksdb::ReadOptions()));
+      merged_scan(*own, prefix, mine, fn);
+      return;
     }
-    for (const auto& [k, v] : hits) fn(k, v);
+    if (!it_) it_.reset(db_.NewIterator(rocksdb::ReadOptions()));
+    ++scanning_;
+    try {
+      merged_scan(*it_, prefix, mine, fn);
+    } catch (...) {
+      --scanning_;
+      throw;
+    }
+    --scanning_;
+  }
+  std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_); }
+  void join(KvView& forked) override {
+    auto& f = dynamic_cast<ForkKv&>(forked);
+    for (auto& [k, v] : f.pending_) slot(pending_, last_, k) = std::move(v);
+    f.pending_.clear();
+    f.last_ = f.pending_.end();
+  }
+
+  // Reads that may run on several threads at once while nothing writes this view (forks).
+  std::optional<std::string> shared_get(std::string_view key) const {
+    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    return stored_get(db_, key);
+  }
+  PendingRun shared_pending(std::string_view prefix) const { return overlay(pending_, prefix); }
+
+  // Bytes the pending writes take in a WriteBatch (about), to size it once.
+  std::size_t pending_bytes() const {
+    std::size_t n = 64;
+    for (const auto& [k, v] : pending_) n += k.size() + (v ? v->size() : 0) + 12;
+    return n;
   }
   // Moves the pending writes into `batch`, in key order.
   void write_to(rocksdb::WriteBatch& batch) {
@@ -85,16 +160,30 @@ class BatchKv final : public KvView {
       if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
     }
     pending_.clear();
+    last_ = pending_.end();
     it_.reset();
   }
 
  private:
   rocksdb::DB& db_;
   std::unique_ptr<rocksdb::Iterator> it_;
-  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  int scanning_ = 0;  // scans in progress (a scan's callback may scan)
+  Pending pending_;
+  Pending::iterator last_ = pending_.end();  // the entry written last
 };
 
-rocksdb::Options base_options() {
+std::optional<std::string> ForkKv::get(std::string_view key) {
+  if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  return batch_.shared_get(key);
+}
+
+void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
+  const PendingRun mine = overlay(pending_, prefix, batch_.shared_pending(prefix));
+  std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
+  merged_scan(*it, prefix, mine, fn);
+}
+
+rocksdb::Options base_options(const StoreOptions& options = {}) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.max_open_files = -1;  // secondaries require it
@@ -112,7 +201,11 @@ rocksdb::Options base_options() {
   // after the previous one re-walks the skip list from the top; with one (kept per key family,
   // "pv/", "ro/", ...) it climbs only as far as it must.
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(3));
-  o.write_buffer_size = 64u << 20;
+  // A record's first write asks whether it exists already: a bloom filter over the memtable's
+  // keys answers most such misses without walking its skip list.
+  o.memtable_prefix_bloom_size_ratio = 0.05;
+  o.memtable_whole_key_filtering = true;
+  o.write_buffer_size = options.write_buffer_bytes;
   o.max_write_buffer_number = 4;
   o.IncreaseParallelism(2);
   return o;
@@ -120,11 +213,13 @@ rocksdb::Options base_options() {
 
 }  // namespace
 
-std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open(const std::string& dir) {
+std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open(const std::string& dir,
+                                                                                StoreOptions options) {
   rocksdb::DB* raw = nullptr;
-  const auto s = rocksdb::DB::Open(base_options(), dir, &raw);
+  const auto s = rocksdb::DB::Open(base_options(options), dir, &raw);
   if (!s.ok()) return std::unexpected("rocksdb open " + dir + ": " + s.ToString());
   std::unique_ptr<ReadModelStore> store(new ReadModelStore());
+  store->options_ = options;
   store->db_.reset(raw);
   store->offsets_ = read_offsets(*raw);
   BatchKv kv(*raw);
@@ -188,19 +283,27 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
   for (const auto& [p, off] : next) {
     if (offsets_[p] != off) kv.put(keys::offset(p), std::to_string(off));
   }
-  rocksdb::WriteBatch write;
+  rocksdb::WriteBatch write(kv.pending_bytes());
   try {
     kv.write_to(write);
   } catch (const std::exception& ex) {
     return std::unexpected(ex.what());
   }
   const auto t1 = std::chrono::steady_clock::now();
-  const auto s = db_->Write(rocksdb::WriteOptions(), &write);
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !options_.write_ahead_log;
+  const auto s = db_->Write(wo, &write);
   if (!s.ok()) return std::unexpected("rocksdb write: " + s.ToString());
   stats.projecting_secs = std::chrono::duration<double>(t1 - t0).count();
   stats.writing_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   offsets_ = std::move(next);
   return stats;
+}
+
+std::expected<void, std::string> ReadModelStore::flush() {
+  const auto s = db_->Flush(rocksdb::FlushOptions());
+  if (!s.ok()) return std::unexpected("rocksdb flush: " + s.ToString());
+  return {};
 }
 
 std::string hash_read_models(rocksdb::DB& db) {

@@ -8,6 +8,7 @@
 #include <expected>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +28,12 @@ class KvView {
   virtual void del(std::string_view key) = 0;
   // Every key with `prefix`, in order, including this view's own pending writes.
   virtual void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) = 0;
+  // Work split across threads: a view that reads through this one and keeps its own writes,
+  // usable on another thread as long as nothing writes this view; join() then takes its writes
+  // in. Forks must write disjoint keys. A view that cannot fork answers nullptr (work stays
+  // on one thread).
+  [[nodiscard]] virtual std::unique_ptr<KvView> fork() { return nullptr; }
+  virtual void join(KvView& /*forked*/) {}
 };
 
 // An in-memory view for tests.
@@ -37,6 +44,8 @@ class MapKv final : public KvView {
   void put(std::string_view key, std::string_view value) override;
   void del(std::string_view key) override;
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
+  [[nodiscard]] std::unique_ptr<KvView> fork() override;
+  void join(KvView& forked) override;
 };
 
 class Projection {

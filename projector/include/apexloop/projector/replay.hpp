@@ -29,6 +29,11 @@ struct ReplayResult {
   StoreState state;
   std::uint64_t events = 0;
   double seconds = 0;
+  // Where the seconds went: waiting for and copying messages from Kafka, deciding the writes,
+  // RocksDB taking them.
+  double consuming_secs = 0;
+  double projecting_secs = 0;
+  double writing_secs = 0;
 };
 
 // Applies the log to the store in `data_dir` (created if missing; a store that exists resumes

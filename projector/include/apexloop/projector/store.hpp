@@ -30,9 +30,20 @@ struct BatchStats {
   double writing_secs = 0;     // RocksDB taking the batch
 };
 
+struct StoreOptions {
+  // With the write-ahead log off (a cold replay into its own directory), a batch is durable
+  // only once its memtable is flushed: a crash loses the newest batches, offsets included, and
+  // the store resumes from an older, still consistent point. flush() makes everything durable.
+  // The live projector keeps it on: its readers (RocksDB secondaries) follow that log.
+  bool write_ahead_log = true;
+  // RocksDB memtable size; a bulk rebuild takes bigger ones (fewer, larger flushes).
+  std::size_t write_buffer_bytes = 64u << 20;
+};
+
 class ReadModelStore {
  public:
-  [[nodiscard]] static std::expected<std::unique_ptr<ReadModelStore>, std::string> open(const std::string& dir);
+  [[nodiscard]] static std::expected<std::unique_ptr<ReadModelStore>, std::string> open(const std::string& dir,
+                                                                                       StoreOptions options = {});
   ~ReadModelStore();
 
   // Next offset to consume, per partition.
@@ -40,9 +51,14 @@ class ReadModelStore {
 
   [[nodiscard]] std::expected<BatchStats, std::string> apply(const std::vector<events::Message>& batch);
 
+  // Writes every memtable to disk (what a store opened without a write-ahead log needs before
+  // it is handed over).
+  [[nodiscard]] std::expected<void, std::string> flush();
+
   rocksdb::DB* db() const { return db_.get(); }
 
  private:
+  StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::int32_t, std::int64_t> offsets_;
   Projection projection_;
