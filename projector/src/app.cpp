@@ -49,6 +49,12 @@ struct ProjectorApp::Impl {
     while (!stopping.load()) {
       auto batch = consumer->poll(cfg.max_batch, 100ms);
       if (batch.empty()) {
+        // Idle: the last batch is in RocksDB by now; a write that failed stops us here rather
+        // than at the next batch.
+        if (auto synced = store->sync(); !synced) {
+          spdlog::critical("event=store_write_failed error=\"{}\"", synced.error());
+          std::_Exit(3);
+        }
         ready = true;
         continue;
       }

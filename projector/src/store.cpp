@@ -11,6 +11,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <future>
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
@@ -107,14 +108,16 @@ class ForkKv final : public KvView {
 // RocksDB's WriteBatchWithIndex costs several times more per write on our long keys.)
 class BatchKv final : public KvView {
  public:
-  explicit BatchKv(rocksdb::DB& db) : db_(db) {}
+  // `written` is the previous batch while RocksDB may still be taking it: reads see it under
+  // this batch's own writes (whether or not the store has it yet, it says the same).
+  explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr) : db_(db), written_(written) {}
   std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
   void put(std::string_view key, std::string_view value) override { slot(pending_, last_, key).emplace(value); }
   void del(std::string_view key) override { slot(pending_, last_, key).reset(); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
     // What `fn` sees is the view as it was when the scan began: `fn` may write, even under the
     // prefix, without disturbing the walk (the pending side is copied first; it is small).
-    const PendingRun mine = overlay(pending_, prefix);
+    const PendingRun mine = shared_pending(prefix);
     // One iterator serves every (non-nested) scan of the batch: making one costs more than
     // most scans. A scan inside `fn` walks with its own.
     if (scanning_) {
@@ -143,9 +146,14 @@ class BatchKv final : public KvView {
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
     if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    if (written_ != nullptr) {
+      if (auto it = written_->find(key); it != written_->end()) return it->second;
+    }
     return stored_get(db_, key);
   }
-  PendingRun shared_pending(std::string_view prefix) const { return overlay(pending_, prefix); }
+  PendingRun shared_pending(std::string_view prefix) const {
+    return written_ == nullptr ? overlay(pending_, prefix) : overlay(pending_, prefix, overlay(*written_, prefix));
+  }
 
   // Bytes the pending writes take in a WriteBatch (about), to size it once.
   std::size_t pending_bytes() const {
@@ -153,19 +161,23 @@ class BatchKv final : public KvView {
     for (const auto& [k, v] : pending_) n += k.size() + (v ? v->size() : 0) + 12;
     return n;
   }
-  // Moves the pending writes into `batch`, in key order.
-  void write_to(rocksdb::WriteBatch& batch) {
+  // Copies the pending writes into `batch`, in key order.
+  void write_to(rocksdb::WriteBatch& batch) const {
     for (const auto& [k, v] : pending_) {
       const auto s = v ? batch.Put(k, *v) : batch.Delete(k);
       if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
     }
-    pending_.clear();
-    last_ = pending_.end();
+  }
+  // The pending writes, taken (this view is done with).
+  Pending take() && {
     it_.reset();
+    last_ = pending_.end();
+    return std::move(pending_);
   }
 
  private:
   rocksdb::DB& db_;
+  const Pending* written_;
   std::unique_ptr<rocksdb::Iterator> it_;
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
   Pending pending_;
@@ -246,12 +258,28 @@ std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db) {
   return out;
 }
 
-ReadModelStore::~ReadModelStore() = default;
+ReadModelStore::~ReadModelStore() { (void)sync(); }
+
+std::expected<void, std::string> ReadModelStore::sync() {
+  if (!writing_.valid()) return {};
+  std::string error = writing_.get();
+  written_.reset();
+  if (!error.empty()) failed_ = std::move(error);
+  if (!failed_.empty()) return std::unexpected(failed_);
+  return {};
+}
+
+rocksdb::DB* ReadModelStore::db() {
+  (void)sync();
+  return db_.get();
+}
 
 std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<events::Message>& batch) {
+  if (!failed_.empty()) return std::unexpected(failed_);
   BatchStats stats;
   const auto t0 = std::chrono::steady_clock::now();
-  BatchKv kv(*db_);
+  // While RocksDB takes the previous batch (on its own thread), this one is projected over it.
+  BatchKv kv(*db_, written_.get());
   auto next = offsets_;
   try {
     for (const auto& m : batch) {
@@ -283,17 +311,22 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
   for (const auto& [p, off] : next) {
     if (offsets_[p] != off) kv.put(keys::offset(p), std::to_string(off));
   }
-  rocksdb::WriteBatch write(kv.pending_bytes());
+  auto write = std::make_shared<rocksdb::WriteBatch>(kv.pending_bytes());
   try {
-    kv.write_to(write);
+    kv.write_to(*write);
   } catch (const std::exception& ex) {
     return std::unexpected(ex.what());
   }
   const auto t1 = std::chrono::steady_clock::now();
+  // Batches reach RocksDB one at a time and in order: the previous one first.
+  if (auto done = sync(); !done) return std::unexpected(done.error());
+  written_ = std::make_unique<const Pending>(std::move(kv).take());
   rocksdb::WriteOptions wo;
   wo.disableWAL = !options_.write_ahead_log;
-  const auto s = db_->Write(wo, &write);
-  if (!s.ok()) return std::unexpected("rocksdb write: " + s.ToString());
+  writing_ = std::async(std::launch::async, [db = db_.get(), write, wo] {
+    const auto s = db->Write(wo, write.get());
+    return s.ok() ? std::string() : "rocksdb write: " + s.ToString();
+  });
   stats.projecting_secs = std::chrono::duration<double>(t1 - t0).count();
   stats.writing_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   offsets_ = std::move(next);
@@ -301,6 +334,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
 }
 
 std::expected<void, std::string> ReadModelStore::flush() {
+  if (auto done = sync(); !done) return done;
   const auto s = db_->Flush(rocksdb::FlushOptions());
   if (!s.ok()) return std::unexpected("rocksdb flush: " + s.ToString());
   return {};

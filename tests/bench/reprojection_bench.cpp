@@ -51,6 +51,7 @@ class Feed {
     const auto t0 = std::chrono::steady_clock::now();
     const double cpu0 = thread_cpu_secs();
     auto s = store_.apply(pending_);
+    if (s && !store_.sync()) s = std::unexpected("write failed");  // timed until RocksDB has it all
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     last_cpu_secs = thread_cpu_secs() - cpu0;
     if (!s || s->rejected != 0) {
@@ -114,8 +115,8 @@ int main(int argc, char** argv) {
   for (long i = 0; i < repeat; ++i) {
     feed.commit(*decide_set_policy(feed.ws(), "type:retainer", "stakeholder", "tickets", parse(policies[i % 2])));
     policy_secs.push_back(feed.flush());
-    std::fprintf(stderr, "  (%.3f s projecting, %.3f s writing; %.3f s on this thread's CPU)\n", feed.last.projecting_secs,
-                 feed.last.writing_secs, feed.last_cpu_secs);
+    std::fprintf(stderr, "  (%.3f s projecting, the rest RocksDB taking the batch; %.3f s on this thread's CPU)\n",
+                 feed.last.projecting_secs, feed.last_cpu_secs);
   }
   std::printf("records=%ld clients=%ld\n", records, clients);
   std::printf("projected record.created: %.0f events/s (%.2f s applying, %.2f s in all)\n",

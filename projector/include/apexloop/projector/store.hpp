@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -49,16 +50,28 @@ class ReadModelStore {
   // Next offset to consume, per partition.
   [[nodiscard]] std::map<std::int32_t, std::int64_t> offsets() const { return offsets_; }
 
+  // Projects `batch` and hands it to RocksDB, which takes it on another thread while the next
+  // batch is projected (over it: reads see it either way). A write that fails fails the next
+  // apply() or sync(), and every later one: the caller must stop, and a restart resumes from
+  // what is stored. `projecting_secs` is the projection; `writing_secs` is the wait for the
+  // previous batch's write.
   [[nodiscard]] std::expected<BatchStats, std::string> apply(const std::vector<events::Message>& batch);
+
+  // Waits until RocksDB has taken every applied batch.
+  [[nodiscard]] std::expected<void, std::string> sync();
 
   // Writes every memtable to disk (what a store opened without a write-ahead log needs before
   // it is handed over).
   [[nodiscard]] std::expected<void, std::string> flush();
 
-  rocksdb::DB* db() const { return db_.get(); }
+  // The database, once every applied batch is in it.
+  rocksdb::DB* db();
 
  private:
   StoreOptions options_;
+  std::future<std::string> writing_;                     // the batch RocksDB is taking ("" once taken)
+  std::unique_ptr<const std::map<std::string, std::optional<std::string>, std::less<>>> written_;  // its writes
+  std::string failed_;                                   // a write that failed: the store is done
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::int32_t, std::int64_t> offsets_;
   Projection projection_;
