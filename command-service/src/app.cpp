@@ -699,7 +699,11 @@ struct CommandApp::Impl {
       auto drafts = contact != nullptr ? decide_contact_update_record(ws, *contact, db, id, *body, *match, clock.now())
                                        : decide_update_record(ws, db, id, *body, *match);
       if (!drafts) return command_error(req, drafts.error());
-      std::uint64_t version = ws.record(db, id)->version;
+      // The version the caller is shown, its ETag: a contact's visible version (stamps.hpp), which
+      // an edit of a column it cannot read does not move. Its own edit changes only columns it
+      // may read, so after one it is shown the new version like everyone.
+      std::uint64_t version =
+          contact != nullptr ? contact_version(ws, *contact, db, id).value_or(0) : ws.record(db, id)->version;
       std::optional<Position> pos;
       if (!drafts->empty()) {
         auto appended_at = commit(*drafts);

@@ -51,10 +51,8 @@ const Policy* contact_reads(const WorkspaceState& ws, const ContactState& c, std
   const PolicyEntry* entry = client == nullptr || db == nullptr ? nullptr : ws.effective_policy(*client, c.role, db_key);
   const RecordState* rec = entry == nullptr ? nullptr : ws.record(db_key, id);
   if (rec == nullptr) return nullptr;
-  const std::string created = format_timestamp(rec->created_at);
-  const std::string updated = format_timestamp(rec->updated_at);
-  const RecordView view{rec->fields, rec->id, rec->version, created, updated};
-  return may_read(entry->policy, *db, view, ws.vars_of(c, now)) ? &entry->policy : nullptr;
+  return may_read(entry->policy, *db, seen_record(*rec, entry->policy, *db).view(), ws.vars_of(c, now)) ? &entry->policy
+                                                                                                        : nullptr;
 }
 
 Decision decide_add_comment(const WorkspaceState& ws, const Commenter& who, std::string_view db, std::string_view record_id,

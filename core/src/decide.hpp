@@ -53,6 +53,12 @@ inline std::expected<Json::Object, CommandError> checked_fields(const WorkspaceS
 }
 
 
+// An edit of `rec` by a caller shown version `shown_version` of it (the real version for
+// internal users, the visible one for contacts, see stamps.hpp): If-Match must name that.
+[[nodiscard]] Decision update_against(const WorkspaceState& ws, const DatabaseDef& db, const RecordState& rec,
+                                      const Json& body, std::optional<std::uint64_t> if_match,
+                                      std::uint64_t shown_version);
+
 inline CommandError forbidden(std::string detail) { return {CommandErrorKind::forbidden, std::move(detail), {}}; }
 inline CommandError conflict(std::string detail) { return {CommandErrorKind::conflict, std::move(detail), {}}; }
 

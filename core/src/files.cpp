@@ -109,11 +109,10 @@ std::optional<CommandError> contact_edit_denial(const WorkspaceState& ws, const 
   const RecordState& rec = *at.record;
   Json::Object after_fields = rec.fields;
   after_fields.insert_or_assign(column, after);
-  const std::string created = format_timestamp(rec.created_at);
-  const std::string updated = format_timestamp(rec.updated_at);
+  const SeenRecord seen = seen_record(rec, *at.policy, *at.db);  // as the contact is shown it (stamps.hpp)
   const std::string now_text = format_timestamp(now);
-  const RecordView before_view{rec.fields, rec.id, rec.version, created, updated};
-  const RecordView after_view{after_fields, rec.id, rec.version + 1, created, now_text};
+  const RecordView before_view = seen.view();
+  const RecordView after_view{after_fields, rec.id, rec.version + 1, seen.created_at, now_text};
   const Json::Object changed{{column, Json(Json::Object{{"before", before}, {"after", after}})}};
   auto denial = check_edit(*at.policy, *at.db, before_view, changed, after_view, ws.vars_of(*who.contact, now));
   if (!denial) return std::nullopt;

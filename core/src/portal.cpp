@@ -347,6 +347,25 @@ std::expected<CreateOutcome, CommandError> decide_contact_create_record(
   return outcome;
 }
 
+Stamp visible_stamp(const RecordState& r, const Policy& p, const DatabaseDef& db) {
+  return visible_stamp(r, [&](std::string_view key) { return readable_column(p, db, key); });
+}
+
+SeenRecord seen_record(const RecordState& r, const Policy& p, const DatabaseDef& db) {
+  const Stamp stamp = visible_stamp(r, p, db);
+  return SeenRecord{r, stamp, format_timestamp(r.created_at), format_timestamp(stamp.at)};
+}
+
+std::optional<std::uint64_t> contact_version(const WorkspaceState& ws, const ContactState& contact, std::string_view db_key,
+                                             std::string_view id) {
+  const ClientState* client = ws.active_client(contact.client_id);
+  const DatabaseDef* db = ws.database(db_key);
+  const PolicyEntry* entry = client == nullptr || db == nullptr ? nullptr : ws.effective_policy(*client, contact.role, db_key);
+  const RecordState* rec = entry == nullptr ? nullptr : ws.record(db_key, id);
+  if (rec == nullptr) return std::nullopt;
+  return visible_stamp(*rec, entry->policy, *db).version;
+}
+
 Decision decide_contact_update_record(const WorkspaceState& ws, const ContactState& contact, std::string_view db_key,
                                       std::string_view id, const Json& body, std::optional<std::uint64_t> if_match,
                                       TimestampMs now) {
@@ -355,13 +374,12 @@ Decision decide_contact_update_record(const WorkspaceState& ws, const ContactSta
   const PolicyEntry* entry = client == nullptr || db == nullptr ? nullptr : ws.effective_policy(*client, contact.role, db_key);
   const RecordState* rec = entry == nullptr ? nullptr : ws.record(db_key, id);
   const PrincipalVars vars = ws.vars_of(contact, now);
-  const std::string created = rec != nullptr ? format_timestamp(rec->created_at) : "";
-  const std::string updated = rec != nullptr ? format_timestamp(rec->updated_at) : "";
-  if (rec == nullptr || !may_read(entry->policy, *db, RecordView{rec->fields, rec->id, rec->version, created, updated}, vars)) {
-    return std::unexpected(not_found("no such record"));
-  }
+  if (rec == nullptr) return std::unexpected(not_found("no such record"));
+  // The contact's filters see the record as it is shown to the contact (stamps.hpp).
+  const SeenRecord seen = seen_record(*rec, entry->policy, *db);
+  if (!may_read(entry->policy, *db, seen.view(), vars)) return std::unexpected(not_found("no such record"));
   if (auto denied = only_writable(entry->policy, body)) return std::unexpected(*denied);
-  auto drafts = decide_update_record(ws, db_key, id, body, if_match);
+  auto drafts = update_against(ws, *db, *rec, body, if_match, seen.stamp.version);
   if (!drafts || drafts->empty()) return drafts;
   Json::Object after_fields = rec->fields;
   Json::Object changed;
@@ -374,9 +392,9 @@ Decision decide_contact_update_record(const WorkspaceState& ws, const ContactSta
     }
     changed.emplace(k, change);
   }
-  const RecordView before{rec->fields, rec->id, rec->version, created, updated};
-  const RecordView after{after_fields, rec->id, rec->version + 1, created, format_timestamp(now)};
-  if (auto denial = check_edit(entry->policy, *db, before, changed, after, vars)) {
+  // Every column it may write it may read, so its own edit is one it sees: the real new version.
+  const RecordView after{after_fields, rec->id, rec->version + 1, seen.created_at, format_timestamp(now)};
+  if (auto denial = check_edit(entry->policy, *db, seen.view(), changed, after, vars)) {
     switch (*denial) {
       case WriteDenial::not_visible: return std::unexpected(not_found("no such record"));
       case WriteDenial::write_filter_fails: return std::unexpected(forbidden("you may not edit this record now"));

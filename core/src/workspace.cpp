@@ -152,6 +152,7 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
       } else {
         rec->second.fields.insert_or_assign(key, *after);
       }
+      restamp(rec->second.stamps, key, Stamp{e.seq, e.at});  // a cleared field keeps its stamp
     }
     rec->second.version = e.seq;
     rec->second.updated_at = e.at;
@@ -407,29 +408,34 @@ Decision decide_update_record(const WorkspaceState& ws, std::string_view db_key,
   const DatabaseDef* db = ws.database(db_key);
   const RecordState* rec = db == nullptr ? nullptr : ws.record(db_key, id);
   if (rec == nullptr) return std::unexpected(not_found("no such record"));
-  auto fields = checked_fields(ws, *db, body);
+  return update_against(ws, *db, *rec, body, if_match, rec->version);
+}
+
+Decision decide::update_against(const WorkspaceState& ws, const DatabaseDef& db, const RecordState& rec, const Json& body,
+                                std::optional<std::uint64_t> if_match, std::uint64_t shown_version) {
+  auto fields = checked_fields(ws, db, body);
   if (!fields) return std::unexpected(std::move(fields.error()));
-  if (auto e = foreign_files(ws, *db, id, *fields)) return std::unexpected(std::move(*e));
+  if (auto e = foreign_files(ws, db, rec.id, *fields)) return std::unexpected(std::move(*e));
   if (!if_match) {
     return std::unexpected(CommandError{CommandErrorKind::precondition_required,
                                         "send If-Match with the version you edited", {}});
   }
-  if (*if_match != rec->version) {
+  if (*if_match != shown_version) {
     return std::unexpected(CommandError{CommandErrorKind::conflict,
                                         "the record changed since version " + std::to_string(*if_match),
                                         {}});
   }
   Json::Object changes;
   for (const auto& [key, after] : *fields) {
-    auto cur = rec->fields.find(key);
-    const Json before = cur == rec->fields.end() ? Json(nullptr) : cur->second;
+    auto cur = rec.fields.find(key);
+    const Json before = cur == rec.fields.end() ? Json(nullptr) : cur->second;
     if (before != after) changes.emplace(key, Json(Json::Object{{"before", before}, {"after", after}}));
   }
   if (changes.empty()) return std::vector<Draft>{};
-  return std::vector<Draft>{{std::string(event_type::record_updated), record_stream(db->key, rec->id),
-                             rec->version + 1,
-                             Json(Json::Object{{"database", db->key},
-                                               {"record_id", rec->id},
+  return std::vector<Draft>{{std::string(event_type::record_updated), record_stream(db.key, rec.id),
+                             rec.version + 1,
+                             Json(Json::Object{{"database", db.key},
+                                               {"record_id", rec.id},
                                                {"changes", Json(std::move(changes))}})}};
 }
 

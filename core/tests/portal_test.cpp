@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
 #include "apexloop/core/forms.hpp"
@@ -39,7 +41,7 @@ class PortalTest : public ::testing::Test {
   }
   void commit(const std::vector<Draft>& drafts, const Actor& actor = Actor{"user", kAdmin}) {
     for (const auto& d : drafts) {
-      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, kNow, actor, "c", "", d.data};
+      Envelope e{"id", d.type, 1, kWs, d.stream, d.seq, at, actor, "c", "", d.data};
       auto r = wm.apply(e, Position{0, offset++});
       ASSERT_TRUE(r.has_value()) << d.type << ": " << r.error();
     }
@@ -54,9 +56,111 @@ class PortalTest : public ::testing::Test {
     commit(out->drafts);
     return id;
   }
+  // An admin's edit at time `when`.
+  void admin_edit(const std::string& id, const std::string& fields, std::int64_t when) {
+    at = TimestampMs{when};
+    auto d = decide_update_record(ws(), "tickets", id, parse(R"({"fields":)" + fields + "}"), ws().record("tickets", id)->version);
+    ASSERT_TRUE(d.has_value()) << fields;
+    commit(*d);
+  }
+  const Policy& ada_policy() const { return ws().effective_policy(*ws().active_client(kAcme), "stakeholder", "tickets")->policy; }
+  Stamp ada_sees(const std::string& id) const { return visible_stamp(*ws().record("tickets", id), ada_policy(), *ws().database("tickets")); }
   WriteModel wm;
   std::int64_t offset = 0;
+  TimestampMs at = kNow;  // the time of the events committed
 };
+
+// ---- the visible version (issue 5): an edit a contact cannot read moves nothing it is shown ----
+
+TEST(Stamps, RestampKeepsOneStampPerFieldInKeyOrder) {
+  FieldStamps s;
+  restamp(s, "title", Stamp{2, TimestampMs{20}});
+  restamp(s, "margin", Stamp{3, TimestampMs{30}});
+  restamp(s, "title", Stamp{4, TimestampMs{40}});
+  restamp(s, "zeta", Stamp{5, TimestampMs{50}});
+  EXPECT_EQ(s, (FieldStamps{{"margin", {3, TimestampMs{30}}}, {"title", {4, TimestampMs{40}}}, {"zeta", {5, TimestampMs{50}}}}));
+}
+
+TEST(Stamps, TheLastVisibleChangeIsTheHighestReadableStamp) {
+  const FieldStamps s{{"a", {4, TimestampMs{40}}}, {"b", {7, TimestampMs{70}}}, {"c", {5, TimestampMs{50}}}};
+  auto only = [](std::initializer_list<std::string_view> keys) {
+    return [keys](std::string_view k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+  };
+  EXPECT_EQ(last_visible_change(s, only({"a", "b", "c"}))->stamp.version, 7u);
+  EXPECT_EQ(last_visible_change(s, only({"a", "c"}))->stamp, (Stamp{5, TimestampMs{50}}));
+  EXPECT_EQ(last_visible_change(s, only({"a"}))->field, "a");
+  EXPECT_EQ(last_visible_change(s, only({"x"})), nullptr) << "nothing readable changed: the creation is what is shown";
+  EXPECT_EQ(last_visible_change(FieldStamps{}, only({"a"})), nullptr);
+}
+
+TEST_F(PortalTest, AContactIsShownTheLastChangeItCanRead) {
+  const std::string id = record_of(kAcme);  // at kNow
+  const RecordState& rec = *ws().record("tickets", id);
+  EXPECT_TRUE(rec.stamps.empty()) << "a record never edited keeps no stamps";
+  EXPECT_EQ(ada_sees(id), (Stamp{1, kNow}));
+  admin_edit(id, R"({"margin":10})", kNow.ms + 1000);
+  EXPECT_EQ(rec.version, 2u);
+  EXPECT_EQ(rec.updated_at, TimestampMs{kNow.ms + 1000});
+  EXPECT_EQ(ada_sees(id), (Stamp{1, kNow})) << "an internal-only edit moves neither version nor updated_at for a contact";
+  admin_edit(id, R"({"title":"renamed"})", kNow.ms + 2000);
+  EXPECT_EQ(ada_sees(id), (Stamp{3, TimestampMs{kNow.ms + 2000}}));
+  admin_edit(id, R"({"margin":11})", kNow.ms + 3000);
+  EXPECT_EQ(ada_sees(id), (Stamp{3, TimestampMs{kNow.ms + 2000}}));
+  admin_edit(id, R"({"status":null})", kNow.ms + 4000);
+  EXPECT_EQ(ada_sees(id), (Stamp{5, TimestampMs{kNow.ms + 4000}})) << "clearing a readable field is a change the contact sees";
+  admin_edit(id, R"({"margin":null})", kNow.ms + 5000);
+  EXPECT_EQ(ada_sees(id), (Stamp{5, TimestampMs{kNow.ms + 4000}}));
+  // Internal users read every column: they are shown the real version and time.
+  EXPECT_EQ(visible_stamp(rec, [](std::string_view) { return true; }), (Stamp{rec.version, rec.updated_at}));
+  // A narrower policy sees fewer changes: title only (and the owner column).
+  commit(*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets", parse(R"({"read":{"columns":["title"]}})")));
+  EXPECT_EQ(ada_sees(id), (Stamp{3, TimestampMs{kNow.ms + 2000}}));
+  EXPECT_EQ(contact_version(ws(), ada(), "tickets", id), 3u);
+  EXPECT_EQ(contact_version(ws(), ada(), "nope", id), std::nullopt);
+}
+
+TEST_F(PortalTest, AContactsIfMatchIsTheVersionItIsShown) {
+  const std::string id = record_of(kAcme);
+  const Json body = parse(R"({"fields":{"status":"done"}})");
+  admin_edit(id, R"({"margin":10})", kNow.ms + 1000);
+  // After an edit it cannot see, the contact still edits with the version it was shown ...
+  EXPECT_TRUE(decide_contact_update_record(ws(), ada(), "tickets", id, body, 1, kNow).has_value());
+  // ... and the real version, which it was never shown, is a stale one for it (and tells nothing).
+  EXPECT_EQ(decide_contact_update_record(ws(), ada(), "tickets", id, body, 2, kNow).error().kind, CommandErrorKind::conflict);
+  // Internal users still compare the real version.
+  EXPECT_EQ(decide_update_record(ws(), "tickets", id, body, 1).error().kind, CommandErrorKind::conflict);
+  EXPECT_TRUE(decide_update_record(ws(), "tickets", id, body, 2).has_value());
+  // A change it can see makes its old version stale.
+  admin_edit(id, R"({"title":"renamed"})", kNow.ms + 2000);
+  EXPECT_EQ(decide_contact_update_record(ws(), ada(), "tickets", id, body, 1, kNow).error().kind, CommandErrorKind::conflict);
+  auto ok = decide_contact_update_record(ws(), ada(), "tickets", id, body, 3, kNow);
+  ASSERT_TRUE(ok.has_value());
+  ASSERT_EQ(ok->size(), 1u);
+  EXPECT_EQ(ok->front().seq, 4u) << "the event still carries the record's real next version";
+  commit(*ok, Actor{"contact", kAda});
+  EXPECT_EQ(contact_version(ws(), ada(), "tickets", id), 4u) << "its own edit is one it sees";
+  EXPECT_EQ(decide_contact_update_record(ws(), ada(), "tickets", id, body, 4, kNow)->size(), 0u) << "no change, no event";
+}
+
+TEST_F(PortalTest, AContactsFiltersOnSystemFieldsSeeWhatItIsShown) {
+  commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
+                            parse(R"({"read":{"columns":["title","status"],"filter":{"field":"version","op":"eq","value":1}},)"
+                                  R"("write":{"columns":["status"]},"comment":true})")));
+  const std::string id = record_of(kAcme);
+  admin_edit(id, R"({"margin":10})", kNow.ms + 1000);
+  // The record is at version 2 but shown as version 1, so the filter still holds: an internal
+  // edit cannot hide a record from a contact (nor show one).
+  const Commenter who{"contact", kAda, &ada()};
+  EXPECT_TRUE(decide_add_comment(ws(), who, "tickets", id, parse(R"({"body":"hi"})"), "0190a000-0000-7000-8000-00000000cc01", kNow)
+                  .has_value());
+  auto edit = decide_contact_update_record(ws(), ada(), "tickets", id, parse(R"({"fields":{"status":"done"}})"), 1, kNow);
+  EXPECT_EQ(edit.error().kind, CommandErrorKind::forbidden) << "the edit would take it out of the contact's view: " << edit.error().detail;
+  admin_edit(id, R"({"title":"renamed"})", kNow.ms + 2000);
+  EXPECT_EQ(decide_add_comment(ws(), who, "tickets", id, parse(R"({"body":"hi"})"), "0190a000-0000-7000-8000-00000000cc02", kNow)
+                .error()
+                .kind,
+            CommandErrorKind::not_found);
+}
 
 TEST_F(PortalTest, KeysAndEmailsAreUnique) {
   EXPECT_EQ(decide_define_client_type(ws(), parse(R"({"key":"retainer","name":"x"})")).error().kind, CommandErrorKind::conflict);

@@ -285,11 +285,20 @@ SetRule rule_of(const WorkspaceState& model, const PrincipalSet& set, const Data
   return rule;
 }
 
-// The row rule on a stored record, parsing only the fields it reads.
+// The version and updated_at a set under `rule` is shown for a record: as of the last change to
+// a column it reads (stamps.hpp); `scratch` may hold the time's text.
+Shown shown_to_set(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, std::string& scratch) {
+  return shown_to(rec, [&](std::string_view key) { return readable_column(*rule.policy, db, key); }, scratch);
+}
+
+// The row rule on a stored record, parsing only the fields it reads. A filter on a system field
+// sees what the set is shown, as the command service's decisions do.
 bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, const PrincipalVars& vars) {
   if (rule.policy == nullptr) return false;
   const Json::Object fields = rec.parse_fields(rule.inputs);
-  return may_read(*rule.policy, db, RecordView{fields, rec.id, rec.version, rec.created_at, rec.updated_at}, vars);
+  std::string scratch;
+  const Shown shown = shown_to_set(rule, db, rec, scratch);
+  return may_read(*rule.policy, db, RecordView{fields, rec.id, shown.version, rec.created_at, shown.updated_at}, vars);
 }
 
 // Objects attached to a record that follow it into the sets that see it.
@@ -502,12 +511,15 @@ class Step {
              bool is) {
     const std::string l_key = keys::list_prefix(ws_.id, set.id, db.key) + rec.order;
     if (is) {
-      std::string served;
-      append_served(served, rec, [&](const std::string& key, const std::string& text, std::string& replacement) {
+      // An edit of a column the set cannot read changes nothing here, not even version or
+      // updated_at: the bytes stay as they were (issue 5).
+      auto keep = [&](const std::string& key, const std::string& text, std::string& replacement) {
         if (!readable_column(*rule.policy, db, key)) return false;
         const ColumnDef* col = db.column(key);
         return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
-      });
+      };
+      std::string served, scratch;
+      append_served(served, rec, shown_to_set(rule, db, rec, scratch), keep);
       kv_.put(l_key, served);
       place_views(set, db, rec.order, &served);
     } else if (was) {
@@ -1039,6 +1051,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     for (const auto& [key, change] : changes->as_object()) {
       const Json* value = change.find("after");
       after.set_field(key, value == nullptr ? std::nullopt : std::optional<Json>(*value));
+      restamp(after.stamps, key, Stamp{e.seq, e.at});  // a cleared field keeps its stamp
     }
     after.version = e.seq;
     after.updated_at = format_timestamp(e.at);

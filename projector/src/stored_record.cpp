@@ -7,12 +7,18 @@
 namespace apexloop::projector {
 namespace {
 
-constexpr std::string_view kMagic = "R1";
+constexpr std::string_view kMagic = "R2";
+constexpr std::string_view kMagicUnstamped = "R1";  // before field stamps, see the header
 
 void put_u32(std::string& out, std::uint32_t n) {
   char b[4];
   for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   out.append(b, 4);
+}
+
+void put_u64(std::string& out, std::uint64_t n) {
+  put_u32(out, static_cast<std::uint32_t>(n & 0xffffffffu));
+  put_u32(out, static_cast<std::uint32_t>(n >> 32));
 }
 
 void put_bytes(std::string& out, std::string_view s) {
@@ -112,23 +118,30 @@ std::string StoredRecord::encode() const {
   std::string out(kMagic);
   std::size_t size = 64 + id.size() + created_at.size() + updated_at.size() + order.size();
   for (const auto& [k, v] : fields) size += 8 + k.size() + v.size();
+  for (const auto& f : stamps) size += 20 + f.field.size();
   out.reserve(size);
   for (std::string_view s : {std::string_view(id), std::string_view(created_at), std::string_view(updated_at),
                              std::string_view(order)}) {
     put_bytes(out, s);
   }
-  put_u32(out, static_cast<std::uint32_t>(version & 0xffffffffu));
-  put_u32(out, static_cast<std::uint32_t>(version >> 32));
+  put_u64(out, version);
   put_u32(out, static_cast<std::uint32_t>(fields.size()));
   for (const auto& [k, v] : fields) {
     put_bytes(out, k);
     put_bytes(out, v);
   }
+  put_u32(out, static_cast<std::uint32_t>(stamps.size()));
+  for (const auto& f : stamps) {
+    put_bytes(out, f.field);
+    put_u64(out, f.stamp.version);
+    put_u64(out, static_cast<std::uint64_t>(f.stamp.at.ms));
+  }
   return out;
 }
 
 std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
-  if (!bytes.starts_with(kMagic)) return std::nullopt;
+  const bool stamped = bytes.starts_with(kMagic);
+  if (!stamped && !bytes.starts_with(kMagicUnstamped)) return std::nullopt;
   Reader in(bytes.substr(kMagic.size()));
   StoredRecord r;
   std::uint32_t n = 0;
@@ -141,6 +154,23 @@ std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
   r.fields.resize(n);
   for (auto& [k, v] : r.fields) {
     if (!in.bytes(k) || !in.bytes(v)) return std::nullopt;
+  }
+  if (stamped) {
+    // Likewise 20 bytes per stamp.
+    if (!in.u32(n) || n > bytes.size() / 20) return std::nullopt;
+    r.stamps.resize(n);
+    for (auto& f : r.stamps) {
+      std::uint64_t at = 0;
+      if (!in.bytes(f.field) || !in.u64(f.stamp.version) || !in.u64(at)) return std::nullopt;
+      f.stamp.at = TimestampMs{static_cast<std::int64_t>(at)};
+    }
+  } else if (r.version > 1) {
+    // Which fields its edits changed is not known: the ones it holds are taken as changed by its
+    // last event, so every reader is still shown the real version and time (see the header).
+    auto at = parse_timestamp(r.updated_at);
+    if (!at) return std::nullopt;
+    r.stamps.reserve(r.fields.size());
+    for (const auto& [k, _] : r.fields) r.stamps.push_back({k, Stamp{r.version, *at}});
   }
   if (!in.done()) return std::nullopt;
   return r;
@@ -157,15 +187,15 @@ StoredRecord stored_record(std::string id, std::uint64_t version, std::string cr
   return r;
 }
 
-void append_served_head(std::string& out, const StoredRecord& r) {
+void append_served_head(std::string& out, const StoredRecord& r, Shown shown) {
   out += "{\"id\":";
   write_json_string(out, r.id);
   out += ",\"version\":";
-  out += std::to_string(r.version);
+  out += std::to_string(shown.version);
   out += ",\"created_at\":";
   write_json_string(out, r.created_at);
   out += ",\"updated_at\":";
-  write_json_string(out, r.updated_at);
+  write_json_string(out, shown.updated_at);
   out += ",\"fields\":{";
 }
 

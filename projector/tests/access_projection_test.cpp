@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "apexloop/core/approvals.hpp"
@@ -431,6 +432,89 @@ TEST_F(AccessProjection, ApprovalsFollowTheirRecordAndShowTheirDecision) {
   EXPECT_EQ(statuses(keys::kInternalSet), (std::vector<std::string>{"approved"}));
 }
 
+
+// ---- the visible version (issue 5) ----
+
+// Everything the projector keeps for one set: rows, views, comments, notices, listings.
+std::map<std::string, std::string> set_bytes(const MapKv& kv, const std::string& set) {
+  std::map<std::string, std::string> out;
+  const std::string prefix = keys::set_prefix(kWs, set);
+  for (auto it = kv.data.lower_bound(prefix); it != kv.data.end() && it->first.starts_with(prefix); ++it) out.insert(*it);
+  return out;
+}
+
+TEST_F(AccessProjection, AnEditOfAColumnASetCannotReadLeavesItsBytesAsTheyWere) {
+  define_view("type:retainer", "recent", R"({"columns":["title"],"sort":[{"field":"updated_at","dir":"desc"}]})");
+  const std::string t4 = create("tickets", R"({"owner":")" + kAcme + R"(","title":"Later","status":"open"})");
+  EXPECT_EQ(titles(view_rows(kAcmeSet, "recent")), (std::vector<std::string>{"Later", "Printer"}));
+  const auto acme = set_bytes(kv, kAcmeSet);
+  const auto globex = set_bytes(kv, kGlobexSet);
+  ASSERT_FALSE(acme.empty());
+  const std::string internal_before = *served_record(kv, kWs, keys::kInternalSet, "tickets", t1);
+
+  update("tickets", t1, R"({"margin":7})");
+  update("tickets", t1, R"({"margin":null})");
+  EXPECT_EQ(set_bytes(kv, kAcmeSet), acme) << "an internal-only edit changed what a contact set holds";
+  EXPECT_EQ(set_bytes(kv, kGlobexSet), globex);
+  const Json internal = *seen(std::string(keys::kInternalSet), "tickets", t1);
+  EXPECT_NE(to_json(internal), internal_before);
+  EXPECT_EQ(internal.find("version")->as_int(), 3) << "internal users are shown the real version";
+  const Json shown = *seen(kAcmeSet, "tickets", t1);
+  EXPECT_EQ(shown.find("version")->as_int(), 1);
+  EXPECT_EQ(shown.string_or("updated_at", ""), shown.string_or("created_at", ""));
+  EXPECT_NE(internal.string_or("updated_at", ""), shown.string_or("updated_at", ""));
+
+  // A change it can read: the set is shown that event's version and time, and a view sorted by
+  // updated_at follows.
+  update("tickets", t1, R"({"title":"Printer jam"})");
+  const Json now_internal = *seen(std::string(keys::kInternalSet), "tickets", t1);
+  const Json now_shown = *seen(kAcmeSet, "tickets", t1);
+  EXPECT_EQ(now_shown.find("version")->as_int(), 4);
+  EXPECT_EQ(now_shown.string_or("updated_at", ""), now_internal.string_or("updated_at", ""));
+  const auto rows = view_rows(kAcmeSet, "recent");
+  EXPECT_EQ(titles(rows), (std::vector<std::string>{"Printer jam", "Later"}));
+  EXPECT_EQ(rows[0].find("version")->as_int(), 4);
+  EXPECT_EQ(set_bytes(kv, kGlobexSet), globex);
+
+  // Per set: a column one client's policy reads and another's does not.
+  commit(*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets", parse(R"({"read":{"columns":["title"]}})")));
+  const auto acme_title_only = set_bytes(kv, kAcmeSet);
+  update("tickets", t4, R"({"status":"done"})");
+  EXPECT_EQ(set_bytes(kv, kAcmeSet), acme_title_only) << "status is not Acme's to read any more";
+  // Internal bytes of t4 moved; what a client reading status would see is its version 2.
+  EXPECT_EQ(seen(std::string(keys::kInternalSet), "tickets", t4)->find("version")->as_int(), 2);
+  commit(*decide_remove_policy(ws(), "client:" + kAcme, "stakeholder", "tickets"));
+  EXPECT_EQ(seen(kAcmeSet, "tickets", t4)->find("version")->as_int(), 2) << "with status readable again, its change shows";
+}
+
+// The projector and the command service decide what a contact is shown with one rule: random
+// edits, and after each the served version and updated_at equal the write model's answer.
+TEST_F(AccessProjection, ServedVersionsAreTheWriteModelsVisibleStamps) {
+  std::mt19937_64 rng(5);
+  const std::vector<std::string> edits{R"({"margin":1})", R"({"margin":2})", R"({"margin":null})", R"({"title":"x"})",
+                                       R"({"title":"y"})", R"({"status":"done"})", R"({"status":"open"})", R"({"requester":")" + kAda + R"("})",
+                                       R"({"requester":null})", R"({"title":"z","margin":3})"};
+  const std::vector<std::string> ids{t1, t2, t3};
+  for (int step = 0; step < 200; ++step) {
+    update("tickets", ids[rng() % ids.size()], edits[rng() % edits.size()]);
+    if (step % 50 == 49) {
+      // Narrow and widen Acme's columns now and then: re-projection uses the same rule.
+      const bool narrow = step % 100 == 49;
+      commit(*decide_set_policy(ws(), "client:" + kAcme, "stakeholder", "tickets",
+                                parse(narrow ? R"({"read":{"columns":["title"]}})" : R"({"read":{"columns":["status","requester"]}})")));
+    }
+    for (const auto& [set, client] : {std::pair{kAcmeSet, kAcme}, std::pair{kGlobexSet, kGlobex}}) {
+      const Policy& policy = ws().effective_policy(*ws().active_client(client), "stakeholder", "tickets")->policy;
+      for (const auto& id : ids) {
+        auto row = seen(set, "tickets", id);
+        if (!row) continue;
+        const Stamp expected = visible_stamp(*ws().record("tickets", id), policy, *ws().database("tickets"));
+        ASSERT_EQ(static_cast<std::uint64_t>(row->find("version")->as_int()), expected.version) << "step " << step << " " << id;
+        ASSERT_EQ(row->string_or("updated_at", ""), format_timestamp(expected.at)) << "step " << step << " " << id;
+      }
+    }
+  }
+}
 
 TEST_F(AccessProjection, NoticesSayOnlyWhatTheSetCanSee) {
   auto notices = [&](std::string_view set) {

@@ -30,6 +30,67 @@ TEST(StoredRecord, RoundTripsThroughItsEncoding) {
   EXPECT_EQ(r.field("gone"), nullptr);
 }
 
+TEST(StoredRecord, KeepsItsFieldStampsThroughItsEncoding) {
+  StoredRecord r = sample();
+  restamp(r.stamps, "title", Stamp{2, TimestampMs{1'795'000'060'000}});
+  restamp(r.stamps, "gone", Stamp{3, TimestampMs{1'795'000'120'000}});  // cleared, still stamped
+  auto back = StoredRecord::decode(r.encode());
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(r.encode().starts_with("R2"));
+  EXPECT_EQ(back->stamps, r.stamps);
+  EXPECT_EQ(back->fields, r.fields);
+}
+
+// Read models written before the stamps hold "R1": every field is taken as changed by the
+// record's last event, so readers keep being shown what they were shown before.
+TEST(StoredRecord, ReadsTheUnstampedFormatAsChangedByItsLastEvent) {
+  const StoredRecord r = sample();
+  std::string r1 = r.encode();
+  ASSERT_TRUE(r1.ends_with(std::string(4, '\0')));  // no stamps
+  r1.resize(r1.size() - 4);
+  r1[1] = '1';
+  auto back = StoredRecord::decode(r1);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->fields, r.fields);
+  ASSERT_EQ(back->stamps.size(), r.fields.size());
+  for (const auto& f : back->stamps) EXPECT_EQ(f.stamp.version, 3u) << f.field;
+  std::string scratch;
+  const Shown shown = shown_to(*back, [](std::string_view k) { return k == "title"; }, scratch);
+  EXPECT_EQ(shown.version, 3u);
+  EXPECT_EQ(shown.updated_at, r.updated_at);
+  for (std::size_t n = 0; n < r1.size(); ++n) EXPECT_FALSE(StoredRecord::decode(r1.substr(0, n)).has_value()) << n;
+  // A record at version 1 has had no edit: nothing to stamp.
+  StoredRecord fresh = sample();
+  fresh.version = 1;
+  std::string fresh_r1 = fresh.encode();
+  fresh_r1.resize(fresh_r1.size() - 4);
+  fresh_r1[1] = '1';
+  EXPECT_TRUE(StoredRecord::decode(fresh_r1)->stamps.empty());
+}
+
+TEST(StoredRecord, EachReaderIsShownTheLastChangeItCanRead) {
+  StoredRecord r = sample();  // version 3
+  restamp(r.stamps, "priority", Stamp{2, TimestampMs{1'796'018'430'000}});
+  restamp(r.stamps, "title", Stamp{3, TimestampMs{1'796'018'460'000}});
+  std::string scratch;
+  auto only = [](std::string_view key) { return [key](std::string_view k) { return k == key; }; };
+  Shown s = shown_to(r, only("owner"), scratch);
+  EXPECT_EQ(s.version, 1u);
+  EXPECT_EQ(s.updated_at, r.created_at) << "nothing it reads changed since the creation";
+  s = shown_to(r, only("priority"), scratch);
+  EXPECT_EQ(s.version, 2u);
+  EXPECT_EQ(s.updated_at, "2026-11-30T06:00:30.000Z");
+  s = shown_to(r, only("title"), scratch);
+  EXPECT_EQ(s.version, 3u);
+  EXPECT_EQ(s.updated_at, r.updated_at);
+  std::string out;
+  append_served(out, r, shown_to(r, only("priority"), scratch), [](const std::string& key, const std::string&, std::string&) {
+    return key == "priority";
+  });
+  EXPECT_EQ(out, R"({"id":"0190a000-0000-7000-8000-000000000001","version":2,"created_at":"2026-11-30T06:00:00.000Z",)"
+                 R"("updated_at":"2026-11-30T06:00:30.000Z","fields":{"priority":7}})");
+}
+
 TEST(StoredRecord, RefusesTruncatedOrForeignBytes) {
   const std::string bytes = sample().encode();
   for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(StoredRecord::decode(bytes.substr(0, n)).has_value()) << n;

@@ -446,6 +446,99 @@ TEST_F(EndToEnd, ContactsSeeOnlyTheirOwnRowsAndTheColumnsTheyAreGranted) {
   }
 }
 
+// Issue 5: an edit to an internal column notifies nobody and leaks nothing, not even a
+// timestamp. A contact is shown, and edits against, the version of the last change it can read.
+TEST_F(EndToEnd, AnInternalOnlyEditLeavesAContactsReadsByteIdenticalAndItsVersionValid) {
+  auto ok = [](const HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return r;
+  };
+  auto put = [&](const std::string& target, const std::string& body) {
+    return http_request(stack->origin, "PUT", target, body, auth({{"Content-Type", "application/json"}}));
+  };
+  ok(post("/api/v1/client-types", R"({"key":"vv_type","name":"VV"})"), 201);
+  ok(post("/api/v1/portal-roles", R"({"key":"vv_role","name":"VV"})"), 201);
+  const std::string initech(
+      json_of(ok(post("/api/v1/clients", R"({"name":"Initech","client_type":"vv_type"})"), 201)).string_or("id", ""));
+  ok(post("/api/v1/databases", R"({"key":"orders","name":"Orders"})"), 201);
+  for (const char* col : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
+                          R"({"key":"status","name":"Status","type":"select","options":{"choices":["new","shipped"]}})",
+                          R"({"key":"cost","name":"Cost","type":"number","internal":true})"}) {
+    ok(post("/api/v1/databases/orders/columns", col), 201);
+  }
+  ok(put("/api/v1/policies/type:vv_type/vv_role/orders",
+         R"({"read":{"columns":["title","status"]},"write":{"columns":["status"]}})"),
+     200);
+  const Json invite = json_of(ok(post("/api/v1/clients/" + initech + "/contacts",
+                                      R"({"email":"peter@initech.test","name":"Peter","role":"vv_role"})"),
+                                 201));
+  const auto accepted = ok(http_request(stack->origin, "POST",
+                                        "/api/v1/invitations/" + std::string(invite.string_or("invitation_token", "")) + "/accept",
+                                        R"({"password":"a long contact password"})", {{"Content-Type", "application/json"}}),
+                           201);
+  const std::string peter(json_of(accepted).string_or("token", ""));
+  secrets.insert(secrets.end(), {std::string(invite.string_or("invitation_token", "-")), peter});
+  auto created = ok(post("/api/v1/databases/orders/records",
+                         R"({"fields":{"owner":")" + initech + R"(","title":"Staplers","status":"new","cost":5}})"),
+                    201);
+  const std::string path = "/api/v1/databases/orders/records/" + std::string(json_of(created).string_or("id", ""));
+  auto as_peter = [&](const std::string& method, const std::string& target, const std::string& after,
+                      std::map<std::string, std::string> h = {}, const std::string& body = "") {
+    h["Authorization"] = "Bearer " + peter;
+    if (!after.empty()) h["Apexloop-After"] = after;
+    if (!body.empty()) h["Content-Type"] = "application/json";
+    return http_request(stack->origin, method, target, body, h);
+  };
+  const auto record_before = ok(as_peter("GET", path, created.header("apexloop-position")), 200);
+  const auto list_before = ok(as_peter("GET", "/api/v1/databases/orders/records", ""), 200);
+  const auto feed_before = ok(as_peter("GET", "/api/v1/notifications", ""), 200);
+  EXPECT_EQ(record_before.header("etag"), "\"1\"");
+
+  // The admin edits the internal column, twice: version 3 for internal users ...
+  auto internal1 = ok(patch(path, R"({"fields":{"cost":6}})", "1"), 200);
+  EXPECT_EQ(json_of(internal1).find("version")->as_int(), 2);
+  auto internal2 = ok(patch(path, R"({"fields":{"cost":7}})", "2"), 200);
+  const auto internal_read = ok(get(path, internal2.header("apexloop-position")), 200);
+  EXPECT_EQ(json_of(internal_read).find("version")->as_int(), 3);
+  EXPECT_EQ(internal_read.header("etag"), "\"3\"");
+  // ... and nothing the contact reads moved, not a byte: no version, no updated_at, no notice.
+  const auto record_after = ok(as_peter("GET", path, internal2.header("apexloop-position")), 200);
+  EXPECT_EQ(record_after.body, record_before.body);
+  EXPECT_EQ(record_after.header("etag"), "\"1\"");
+  EXPECT_EQ(ok(as_peter("GET", "/api/v1/databases/orders/records", ""), 200).body, list_before.body);
+  EXPECT_EQ(ok(as_peter("GET", "/api/v1/notifications", ""), 200).body, feed_before.body);
+
+  // The contact edits with the version it was shown, and is answered with the one it now sees.
+  const auto real_version_probe = as_peter("PATCH", path, "", {{"If-Match", "3"}}, R"({"fields":{"status":"shipped"}})");
+  expect_problem(real_version_probe, 409);
+  const auto edited = ok(as_peter("PATCH", path, "", {{"If-Match", "\"1\""}}, R"({"fields":{"status":"shipped"}})"), 200);
+  EXPECT_EQ(json_of(edited).find("version")->as_int(), 4);
+  EXPECT_EQ(edited.header("etag"), "\"4\"");
+  const auto mine = json_of(ok(as_peter("GET", path, edited.header("apexloop-position")), 200));
+  EXPECT_EQ(mine.find("version")->as_int(), 4);
+  const Json internal_now = json_of(ok(get(path, edited.header("apexloop-position")), 200));
+  EXPECT_EQ(mine.string_or("updated_at", ""), internal_now.string_or("updated_at", "-"))
+      << "its own edit is a change it sees: that event's time";
+
+  // Another internal-only edit: a PATCH that changes nothing answers the contact's version.
+  auto internal3 = ok(patch(path, R"({"fields":{"cost":8}})", "4"), 200);
+  const auto unchanged = ok(as_peter("PATCH", path, internal3.header("apexloop-position"), {{"If-Match", "4"}},
+                                     R"({"fields":{"status":"shipped"}})"),
+                            200);
+  EXPECT_EQ(json_of(unchanged).find("version")->as_int(), 4) << unchanged.body;
+  EXPECT_EQ(unchanged.header("etag"), "\"4\"");
+  // A change it can see makes its version stale: 409, as for anyone.
+  auto visible = ok(patch(path, R"({"fields":{"title":"Red staplers"}})", "5"), 200);
+  expect_problem(
+      as_peter("PATCH", path, visible.header("apexloop-position"), {{"If-Match", "4"}}, R"({"fields":{"status":"new"}})"),
+      409);
+  const auto now_seen = ok(as_peter("GET", path, visible.header("apexloop-position")), 200);
+  EXPECT_EQ(json_of(now_seen).find("version")->as_int(), 6);
+  EXPECT_EQ(now_seen.header("etag"), "\"6\"");
+  EXPECT_EQ(now_seen.body.find("cost"), std::string::npos);
+  ok(as_peter("PATCH", path, "", {{"If-Match", "6"}}, R"({"fields":{"status":"new"}})"), 200);
+}
+
 TEST_F(EndToEnd, RepeatedFailedSignInsAreThrottledPerAccount) {
   auto sign_in = [&](const std::string& email, const std::string& password) {
     return http_request(stack->origin, "POST", "/api/v1/sessions",

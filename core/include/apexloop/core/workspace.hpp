@@ -15,6 +15,7 @@
 #include "apexloop/core/event.hpp"
 #include "apexloop/core/ids.hpp"
 #include "apexloop/core/schema.hpp"
+#include "apexloop/core/stamps.hpp"
 
 namespace apexloop {
 
@@ -24,7 +25,28 @@ struct RecordState {
   TimestampMs created_at;
   TimestampMs updated_at;
   Json::Object fields;  // only columns that hold a value
+  FieldStamps stamps;   // the last change of each field changed since creation (stamps.hpp)
 };
+
+// The version and time a reader of the columns `readable(key)` is shown for `r` (stamps.hpp).
+template <typename Readable>
+[[nodiscard]] Stamp visible_stamp(const RecordState& r, Readable&& readable) {
+  const FieldStamp* last = last_visible_change(r.stamps, readable);
+  return last != nullptr ? last->stamp : Stamp{1, r.created_at};
+}
+// The same for a contact under policy `p`: the owner column and `p`'s read columns.
+[[nodiscard]] Stamp visible_stamp(const RecordState& r, const Policy& p, const DatabaseDef& db);
+
+// A record as a contact under policy `p` sees it, for the filters that decide its reads and
+// writes: the record's fields with the version and updated_at it is shown.
+struct SeenRecord {
+  const RecordState& record;
+  Stamp stamp;
+  std::string created_at;
+  std::string updated_at;
+  [[nodiscard]] RecordView view() const { return {record.fields, record.id, stamp.version, created_at, updated_at}; }
+};
+[[nodiscard]] SeenRecord seen_record(const RecordState& r, const Policy& p, const DatabaseDef& db);
 
 struct UserState {
   std::string id;
@@ -306,9 +328,15 @@ struct Invitee {
 [[nodiscard]] std::expected<CreateOutcome, CommandError> decide_contact_create_record(
     const WorkspaceState& ws, const ContactState& contact, std::string_view db, const Json& body,
     const std::string& record_id, const std::optional<std::string>& idempotency_key, TimestampMs now);
+// `if_match` is compared with the version the contact is shown (its visible version), never
+// the real one: an edit it cannot see neither blocks its edits nor tells it anything.
 [[nodiscard]] Decision decide_contact_update_record(const WorkspaceState& ws, const ContactState& contact,
                                                     std::string_view db, std::string_view id, const Json& body,
                                                     std::optional<std::uint64_t> if_match, TimestampMs now);
+// The version `contact` is shown for record `id` of `db` under its effective policy (its ETag),
+// or nullopt when it has no policy there or there is no such record. Visibility is the caller's.
+[[nodiscard]] std::optional<std::uint64_t> contact_version(const WorkspaceState& ws, const ContactState& contact,
+                                                           std::string_view db, std::string_view id);
 
 [[nodiscard]] Decision decide_delete_record(const WorkspaceState& ws, std::string_view db,
                                             std::string_view id,

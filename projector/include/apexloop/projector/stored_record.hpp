@@ -3,9 +3,18 @@
 // as JSON text. Re-projecting a record into a principal set then cuts and joins bytes, and only
 // the few fields a filter names are ever parsed.
 //
-// Encoding (values are binary-safe): "R1", then u32 little-endian length + bytes for id,
+// Encoding (values are binary-safe): "R2", then u32 little-endian length + bytes for id,
 // created_at, updated_at and order, a u64 version, a u32 field count, and for each field in
-// key order its key and its JSON text, each length-prefixed.
+// key order its key and its JSON text, each length-prefixed; then a u32 stamp count and for each
+// field changed since creation, in key order, its key (length-prefixed), the u64 version and
+// the i64 time (ms) of the event that last changed it (apexloop/core/stamps.hpp).
+//
+// "R1" (the same without the stamps) is still read, from read models written before the
+// stamps: each field it holds is taken as changed by the record's last event, so a contact is
+// shown the real version and updated_at of such a record, as it was before, until a later edit
+// restamps what it changes. Such read models differ from a clean replay of the log (contacts
+// are shown their visible versions there, and the command service compares a contact's
+// If-Match with that), so rebuild them once: `deploy/replay.sh --into DIR` (README).
 
 #include <cstdint>
 #include <optional>
@@ -15,6 +24,7 @@
 #include <vector>
 
 #include "apexloop/core/json.hpp"
+#include "apexloop/core/stamps.hpp"
 
 namespace apexloop::projector {
 
@@ -25,6 +35,7 @@ struct StoredRecord {
   std::string updated_at;
   std::string order;                                        // creation order, see keys::order_key
   std::vector<std::pair<std::string, std::string>> fields;  // key -> JSON text, sorted by key
+  FieldStamps stamps;                                       // fields changed since creation
 
   // The field's JSON text, or nullptr when the record has no such field.
   [[nodiscard]] const std::string* field(std::string_view key) const;
@@ -43,21 +54,48 @@ struct StoredRecord {
 [[nodiscard]] StoredRecord stored_record(std::string id, std::uint64_t version, std::string created_at,
                                          std::string updated_at, std::string order, const Json::Object& fields);
 
+// The version and updated_at one reader is shown for a record.
+struct Shown {
+  std::uint64_t version = 0;
+  std::string_view updated_at;  // into the record, or into the caller's scratch string
+};
+
+// What internal users are shown: the real version and updated_at.
+[[nodiscard]] inline Shown shown_whole(const StoredRecord& r) { return {r.version, r.updated_at}; }
+
+// What a reader of the columns `readable(key)` is shown: the last change it can see
+// (stamps.hpp), else the creation. A time that is neither the record's creation nor its last
+// change is formatted into `scratch`.
+template <typename Readable>
+[[nodiscard]] Shown shown_to(const StoredRecord& r, Readable&& readable, std::string& scratch) {
+  const FieldStamp* last = last_visible_change(r.stamps, readable);
+  if (last == nullptr) return {1, r.created_at};
+  if (last->stamp.version == r.version) return {r.version, r.updated_at};
+  scratch = format_timestamp(last->stamp.at);
+  return {last->stamp.version, scratch};
+}
+
 // Appends the bytes the API sends for a record, `{id, version, created_at, updated_at, fields}`
-// in that order. `keep(key, json_text, replacement)` answers whether a field is sent; it may put
-// other JSON text for it in `replacement` (a relation cut to the ids the reader may see).
+// in that order, with the version and updated_at `shown`. `keep(key, json_text, replacement)`
+// answers whether a field is sent; it may put other JSON text for it in `replacement` (a
+// relation cut to the ids the reader may see).
 template <typename Keep>
-void append_served(std::string& out, const StoredRecord& r, Keep&& keep);
-
-// The part before the fields: `{"id":..,"version":..,"created_at":..,"updated_at":..,"fields":{`.
-void append_served_head(std::string& out, const StoredRecord& r);
-
+void append_served(std::string& out, const StoredRecord& r, Shown shown, Keep&& keep);
+// The same with the real version and updated_at (the internal view).
 template <typename Keep>
 void append_served(std::string& out, const StoredRecord& r, Keep&& keep) {
+  append_served(out, r, shown_whole(r), std::forward<Keep>(keep));
+}
+
+// The part before the fields: `{"id":..,"version":..,"created_at":..,"updated_at":..,"fields":{`.
+void append_served_head(std::string& out, const StoredRecord& r, Shown shown);
+
+template <typename Keep>
+void append_served(std::string& out, const StoredRecord& r, Shown shown, Keep&& keep) {
   std::size_t size = out.size() + 128 + r.id.size();
   for (const auto& [k, v] : r.fields) size += k.size() + v.size() + 4;
   out.reserve(size);
-  append_served_head(out, r);
+  append_served_head(out, r, shown);
   bool first = true;
   std::string text;
   for (const auto& [k, v] : r.fields) {
