@@ -21,6 +21,8 @@ int main() {
                              static_cast<int>(env_long("APEXLOOP_SIGNIN_MAX_FAILURES", 10)),
                              std::chrono::seconds(env_long("APEXLOOP_SIGNIN_LOCKOUT_SECONDS", 60))};
   cfg.max_upload_bytes = static_cast<std::size_t>(env_long("APEXLOOP_MAX_UPLOAD_BYTES", 100L * 1024 * 1024));
+  cfg.blob_sweep_interval = std::chrono::seconds(env_long("APEXLOOP_BLOB_SWEEP_SECONDS", 3600));
+  cfg.blob_grace = std::chrono::seconds(env_long("APEXLOOP_BLOB_GRACE_SECONDS", 3600));
   if (cfg.bootstrap_token.empty()) {
     spdlog::warn("event=bootstrap_disabled reason=\"APEXLOOP_BOOTSTRAP_TOKEN is not set\"");
   }
