@@ -345,6 +345,11 @@ GOOD = {
          "content_type": "application/pdf",
          "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
         actor={"kind": "contact", "id": CONTACT}),
+    "file.removed": _event(
+        31, "file.removed", "file/0190f5a2-1c3d-7e4f-8a0b-0000000f0001", 2,
+        {"file_id": "0190f5a2-1c3d-7e4f-8a0b-0000000f0001", "database": "projects", "record_id": RECORD,
+         "column": "contract"},
+        actor={"kind": "user", "id": USER}),
 }
 
 
@@ -381,6 +386,18 @@ BAD = [
      _bad("file.attached", _set(["data", "sha256"], "../../etc/passwd"))),
     ("file.attached: missing size", "'size' is a required",
      _bad("file.attached", _drop(["data", "size"]))),
+    ("file.attached: neither column nor comment", "/data: 'comment_id' is a required",
+     _bad("file.attached", _drop(["data", "column"]))),
+    ("file.attached: both column and comment", "/data/comment_id: False schema",
+     _bad("file.attached", _set(["data", "comment_id"], "0190f5a2-1c3d-7e4f-8a0b-0000000c0001"))),
+    ("file.attached: comment_id not a UUID", "/data/comment_id",
+     _bad("file.attached", lambda e: (e["data"].pop("column"), e["data"].update({"comment_id": "c1"})))),
+    ("file.removed: seq 1", "/seq",
+     _bad("file.removed", _set(["seq"], 1))),
+    ("file.removed: the file's metadata again", "'name' was unexpected",
+     _bad("file.removed", _set(["data", "name"], "contract.pdf"))),
+    ("file.removed: neither column nor comment", "/data: 'comment_id' is a required",
+     _bad("file.removed", _drop(["data", "column"]))),
     ("envelope: missing 'at'", "'at' is a required",
      _bad("record.created", _drop(["at"]))),
     ("envelope: missing 'correlation'", "'correlation' is a required",
@@ -627,6 +644,10 @@ BAD = [
 
 # Valid variations that must keep passing (guard against over-strict schemas).
 GOOD_EXTRA = [
+    ("file.attached: onto a comment", _bad("file.attached", lambda e: (
+        e["data"].pop("column"), e["data"].update({"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001"})))),
+    ("file.removed: from a comment", _bad("file.removed", lambda e: (
+        e["data"].pop("column"), e["data"].update({"comment_id": "0190f5a2-1c3d-7e4f-8a0b-0000000c0001"})))),
     ("database.defined: 63-char key", _bad("database.defined", _set(["data", "key"], "a" * 63))),
     ("column.added: relation", _bad("column.added", lambda e: e["data"].update(
         {"type": "relation", "options": {"database": "clients"}}))),

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
@@ -14,6 +15,7 @@
 #include "apexloop/core/authz.hpp"
 #include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
+#include "apexloop/core/files.hpp"
 #include "apexloop/core/forms.hpp"
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
@@ -121,6 +123,11 @@ struct CommandApp::Impl {
 
   std::mutex stats_mu;
   std::uint64_t appended = 0, append_failures = 0, rebuild_events = 0;
+  std::uint64_t blob_sweeps = 0, blob_sweep_failures = 0, blobs_removed = 0, blob_bytes_removed = 0;
+
+  std::thread sweep_thread;  // the blob sweep (sweep_blobs), every cfg.blob_sweep_interval
+  std::mutex sweep_mu;
+  std::condition_variable sweep_wake;
 
   explicit Impl(CommandConfig c) : cfg(std::move(c)) {}
   bool stopping_flag() const { return stopping.load(); }
@@ -819,6 +826,57 @@ struct CommandApp::Impl {
     });
   }
 
+  // DELETE /api/v1/files/{file_id} (core/files.hpp decides who may).
+  Response remove_file(const Request& req, RequestContext& ctx) {
+    auto p = caller(req, Function::write_records);
+    if (!p) return std::move(p.error());
+    for (const auto& [k, _] : ctx.params) {
+      if (k.starts_with("?")) return problem_for(req, bhttp::status::bad_request, "unknown parameter " + k.substr(1));
+    }
+    return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
+      const Uploader who{p->kind, p->id, p->kind == "contact" ? ws.active_contact(p->id) : nullptr};
+      auto drafts = decide_remove_file(ws, who, ctx.params.at("file_id"), clock.now());
+      if (!drafts) return command_error(req, drafts.error());
+      auto pos = commit(*drafts);
+      if (!pos) return std::move(pos.error());
+      spdlog::info("event=file_removed workspace={} file={}", p->workspace, ctx.params.at("file_id"));
+      Response res{bhttp::status::no_content, req.version()};
+      res.keep_alive(req.keep_alive());
+      return with_position(std::move(res), *pos);
+    });
+  }
+
+  // Blobs no live file holds, last stored before the grace period: removed. Runs only while the
+  // write model is whole (ready): during a rebuild every blob counts as referenced.
+  void sweep_blobs_once() {
+    if (!ready) return;
+    const auto cutoff = std::chrono::system_clock::time_point(std::chrono::milliseconds(clock.now().ms)) - cfg.blob_grace;
+    auto referenced = [this](std::string_view sha256) {
+      std::shared_lock lock(model_mu);
+      return !ready || model.references_blob(sha256);
+    };
+    auto swept = sweep_blobs(*blobs, referenced, cutoff);
+    std::lock_guard lock(stats_mu);
+    if (!swept) {
+      ++blob_sweep_failures;
+      spdlog::error("event=blob_sweep_failed error=\"{}\"", swept.error());
+      return;
+    }
+    ++blob_sweeps;
+    blobs_removed += swept->removed;
+    blob_bytes_removed += swept->bytes_removed;
+    spdlog::info("event=blob_sweep blobs={} removed={} bytes_removed={}", swept->seen, swept->removed, swept->bytes_removed);
+  }
+
+  void run_blob_sweeps() {
+    std::unique_lock lock(sweep_mu);
+    while (!sweep_wake.wait_for(lock, cfg.blob_sweep_interval, [this] { return stopping.load(); })) {
+      lock.unlock();
+      sweep_blobs_once();
+      lock.lock();
+    }
+  }
+
   // What a file upload (upload.hpp) uses of this service.
   UploadDeps upload_deps() {
     UploadDeps u;
@@ -852,6 +910,16 @@ struct CommandApp::Impl {
     write_sample(out, "apexloop_command_rebuild_events", "", static_cast<double>(rebuild_events));
     out += "# TYPE apexloop_command_ready gauge\n";
     write_sample(out, "apexloop_command_ready", "", ready ? 1.0 : 0.0);
+    out += "# HELP apexloop_command_blob_sweeps_total Blob sweeps completed.\n";
+    out += "# TYPE apexloop_command_blob_sweeps_total counter\n";
+    write_sample(out, "apexloop_command_blob_sweeps_total", "", static_cast<double>(blob_sweeps));
+    out += "# TYPE apexloop_command_blob_sweep_failures_total counter\n";
+    write_sample(out, "apexloop_command_blob_sweep_failures_total", "", static_cast<double>(blob_sweep_failures));
+    out += "# HELP apexloop_command_blobs_removed_total Blobs the sweep removed: bytes no live file held any more.\n";
+    out += "# TYPE apexloop_command_blobs_removed_total counter\n";
+    write_sample(out, "apexloop_command_blobs_removed_total", "", static_cast<double>(blobs_removed));
+    out += "# TYPE apexloop_command_blob_bytes_removed_total counter\n";
+    write_sample(out, "apexloop_command_blob_bytes_removed_total", "", static_cast<double>(blob_bytes_removed));
   }
 };
 
@@ -910,18 +978,25 @@ std::expected<std::uint16_t, std::string> CommandApp::start() {
   router->add(bhttp::verb::post, "/api/v1/forms", bind(&Impl::define_form));
   router->add(bhttp::verb::post, "/api/v1/forms/{form}/submissions", bind(&Impl::submit_form));
   router->add(bhttp::verb::post, "/api/v1/databases/{db}/records/{id}/files", upload_route(d.upload_deps(), d.blobs, d.cfg.max_upload_bytes));
+  router->add(bhttp::verb::delete_, "/api/v1/files/{file_id}", bind(&Impl::remove_file));
   d.server = std::make_unique<http::Server>(
       d.cfg.http, [router](const Request& req, RequestContext& ctx) { return router->dispatch(req, ctx); },
       d.http_metrics);
   d.server->stream_bodies([router](const Request& head, RequestContext& ctx) { return router->match_streamed(head, ctx); });
   const auto port = d.server->start();
   d.start_rebuild();
+  if (d.cfg.blob_sweep_interval.count() > 0) d.sweep_thread = std::thread([&d] { d.run_blob_sweeps(); });
   return port;
 }
 
 void CommandApp::stop() {
   auto& d = *impl_;
-  d.stopping = true;
+  {
+    std::lock_guard lock(d.sweep_mu);  // so the sweep thread cannot miss the wake-up
+    d.stopping = true;
+  }
+  d.sweep_wake.notify_all();
+  if (d.sweep_thread.joinable()) d.sweep_thread.join();
   if (d.server) {
     d.server->stop();
     d.server->wait();

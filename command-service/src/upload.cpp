@@ -89,19 +89,28 @@ class UploadSink final : public http::BodySink {
 std::expected<Upload, Response> parse_upload(const Request& head, const RequestContext& ctx) {
   Upload u;
   for (const auto& [k, _] : ctx.params) {
-    if (k.starts_with("?") && k != "?column") {
+    if (k.starts_with("?") && k != "?column" && k != "?comment") {
       return std::unexpected(problem_for(head, bhttp::status::bad_request, "unknown parameter " + k.substr(1)));
     }
   }
   auto column = ctx.params.find("?column");
-  if (column == ctx.params.end() || !is_valid_key(column->second)) {
+  auto comment = ctx.params.find("?comment");
+  if ((column == ctx.params.end()) == (comment == ctx.params.end())) {
+    return std::unexpected(problem_for(head, bhttp::status::bad_request,
+                                       "send exactly one of ?column=<the key of a file column> and ?comment=<a comment id>"));
+  }
+  if (column != ctx.params.end() && !is_valid_key(column->second)) {
     return std::unexpected(problem_for(head, bhttp::status::bad_request, "send ?column=<the key of a file column>"));
+  }
+  if (comment != ctx.params.end() && comment->second.empty()) {
+    return std::unexpected(problem_for(head, bhttp::status::bad_request, "send ?comment=<a comment id>"));
   }
   auto name = parse_file_name(header(head, "X-Filename"));
   if (!name) return std::unexpected(problem_for(head, bhttp::status::bad_request, name.error()));
   auto type = parse_content_type(header(head, "Content-Type"));
   if (!type) return std::unexpected(problem_for(head, bhttp::status::unsupported_media_type, type.error()));
-  u.target = FileTarget{ctx.params.at("db"), ctx.params.at("id"), column->second};
+  u.target = FileTarget{ctx.params.at("db"), ctx.params.at("id"), column != ctx.params.end() ? column->second : "",
+                        comment != ctx.params.end() ? comment->second : ""};
   u.meta = FileMeta{std::move(*name), std::move(*type)};
   return u;
 }

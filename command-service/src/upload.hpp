@@ -1,8 +1,8 @@
 #pragma once
-// POST /api/v1/databases/{db}/records/{id}/files?column=<key>: a file upload, streamed. The
-// body never sits in memory: each piece goes to a temporary blob while it is hashed, and only
-// once it is whole, stored under its SHA-256, does the decision run again and append
-// file.attached and the record.updated that puts the file's id into the column.
+// POST /api/v1/databases/{db}/records/{id}/files?column=<key> (or ?comment=<comment id>): a file
+// upload, streamed. The body never sits in memory: each piece goes to a temporary blob while it
+// is hashed, and only once it is whole, stored under its SHA-256, does the decision run again and
+// append file.attached (and, for a column, the record.updated that puts the file's id into it).
 //
 // Before a byte is read, the caller, the headers and the target are checked (401/403/404/415/
 // 400/422 without reading the body). `X-Filename` (percent-encoded UTF-8) and `Content-Type`

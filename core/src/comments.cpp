@@ -24,16 +24,19 @@ std::expected<std::string, CommandError> checked_body(const Json& body, std::ini
   return text->as_string();
 }
 
-// The comment `who` may change: it exists, is not deleted, can be seen by `who`, and is its own.
-// What `who` cannot see is not there (404); another's comment it can see is 403.
+}  // namespace
+
+bool contact_sees_comment(const WorkspaceState& ws, const ContactState& c, const CommentState& comment, TimestampMs now) {
+  return !comment.deleted && comment.visibility == "client" &&
+         contact_reads(ws, c, comment.database, comment.record_id, now) != nullptr;
+}
+
 std::expected<const CommentState*, CommandError> own_comment(const WorkspaceState& ws, const Commenter& who,
                                                              std::string_view id, TimestampMs now) {
   auto it = ws.comments.find(id);
   const CommentState* c = it == ws.comments.end() || it->second.deleted ? nullptr : &it->second;
-  if (c != nullptr && who.kind == "contact") {
-    const bool sees = c->visibility == "client" && who.contact != nullptr &&
-                      contact_reads(ws, *who.contact, c->database, c->record_id, now) != nullptr;
-    if (!sees) c = nullptr;
+  if (c != nullptr && who.kind == "contact" && (who.contact == nullptr || !contact_sees_comment(ws, *who.contact, *c, now))) {
+    c = nullptr;
   }
   if (c == nullptr) return std::unexpected(not_found("no such comment"));
   if (c->author_kind != who.kind || c->author_id != who.id) {
@@ -41,8 +44,6 @@ std::expected<const CommentState*, CommandError> own_comment(const WorkspaceStat
   }
   return c;
 }
-
-}  // namespace
 
 const Policy* contact_reads(const WorkspaceState& ws, const ContactState& c, std::string_view db_key,
                             std::string_view id, TimestampMs now) {

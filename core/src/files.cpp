@@ -130,6 +130,58 @@ Json value_of(const RecordState& rec, const std::string& column) {
   return cur == rec.fields.end() ? Json(nullptr) : cur->second;
 }
 
+bool holds(const Json& ids, std::string_view file_id) {
+  return ids.is_array() && std::any_of(ids.as_array().begin(), ids.as_array().end(),
+                                       [&](const Json& id) { return id.is_string() && id.as_string() == file_id; });
+}
+
+// The comment `who` may attach a file to: on the target record, and one `who` may change.
+std::expected<const CommentState*, CommandError> comment_point(const WorkspaceState& ws, const Uploader& who,
+                                                               const FileTarget& t, TimestampMs now) {
+  // Visibility first, as for a column: the record, then the comment on it.
+  if (who.kind == "contact") {
+    if (who.contact == nullptr || contact_reads(ws, *who.contact, t.database, t.record_id, now) == nullptr) {
+      return std::unexpected(not_found("no such record"));
+    }
+  } else if (who.kind != "user") {
+    return std::unexpected(forbidden("you may not attach files"));
+  } else if (ws.record(t.database, t.record_id) == nullptr) {
+    return std::unexpected(not_found("no such record"));
+  }
+  auto it = ws.comments.find(t.comment_id);
+  if (it == ws.comments.end() || it->second.database != t.database || it->second.record_id != t.record_id) {
+    return std::unexpected(not_found("no such comment"));  // the same answer own_comment gives
+  }
+  auto c = own_comment(ws, who, t.comment_id, now);
+  if (!c) return std::unexpected(c.error());
+  if ((*c)->files >= kMaxReferences) {
+    return std::unexpected(invalid("the comment holds as many files as it can", {{"comment", "at most 100 files"}}));
+  }
+  return c;
+}
+
+std::optional<CommandError> target_shape(const FileTarget& t) {
+  if (t.column.empty() == t.comment_id.empty()) {
+    return invalid("a file goes into a file column or onto a comment", {{"target", "name exactly one of column and comment"}});
+  }
+  return std::nullopt;
+}
+
+// Whether contact `who` is shown file `f` now: its record and column (holding the id), or its
+// client-visible comment on a record it reads, exactly as downloads decide from its projection.
+bool contact_sees(const WorkspaceState& ws, const Uploader& who, const FileState& f, TimestampMs now) {
+  if (who.contact == nullptr) return false;
+  if (!f.comment_id.empty()) {
+    auto c = ws.comments.find(f.comment_id);
+    return c != ws.comments.end() && contact_sees_comment(ws, *who.contact, c->second, now);
+  }
+  const Policy* policy = contact_reads(ws, *who.contact, f.database, f.record_id, now);
+  if (policy == nullptr) return false;
+  const DatabaseDef* db = ws.database(f.database);
+  const RecordState* rec = ws.record(f.database, f.record_id);
+  return db != nullptr && rec != nullptr && readable_column(*policy, *db, f.column) && holds(value_of(*rec, f.column), f.id);
+}
+
 }  // namespace
 
 std::expected<std::string, std::string> parse_file_name(std::string_view header) {
@@ -169,6 +221,12 @@ std::expected<std::string, std::string> parse_content_type(std::string_view head
 
 std::expected<void, CommandError> check_attach(const WorkspaceState& ws, const Uploader& who, const FileTarget& target,
                                                TimestampMs now) {
+  if (auto bad = target_shape(target)) return std::unexpected(*bad);
+  if (!target.comment_id.empty()) {
+    auto c = comment_point(ws, who, target, now);
+    if (!c) return std::unexpected(c.error());
+    return {};
+  }
   auto at = attach_point(ws, who, target, now);
   if (!at) return std::unexpected(at.error());
   // A placeholder id stands in for the file not yet stored.
@@ -181,6 +239,20 @@ std::expected<void, CommandError> check_attach(const WorkspaceState& ws, const U
 
 Decision decide_attach_file(const WorkspaceState& ws, const Uploader& who, const FileTarget& target, const FileMeta& meta,
                             const std::string& file_id, const std::string& sha256, std::uint64_t size, TimestampMs now) {
+  if (auto bad = target_shape(target)) return std::unexpected(*bad);
+  if (!target.comment_id.empty()) {
+    auto c = comment_point(ws, who, target, now);
+    if (!c) return std::unexpected(c.error());
+    Json::Object data{{"file_id", file_id},
+                      {"database", (*c)->database},
+                      {"record_id", (*c)->record_id},
+                      {"comment_id", (*c)->id},
+                      {"name", meta.name},
+                      {"size", static_cast<std::int64_t>(size)},
+                      {"content_type", meta.content_type},
+                      {"sha256", sha256}};
+    return std::vector<Draft>{{std::string(event_type::file_attached), file_stream(file_id), 1, Json(std::move(data))}};
+  }
   auto at = attach_point(ws, who, target, now);
   if (!at) return std::unexpected(at.error());
   const RecordState& rec = *at->record;
@@ -247,13 +319,72 @@ std::string_view served_content_type(std::string_view stored) {
   return "application/octet-stream";
 }
 
+Decision decide_remove_file(const WorkspaceState& ws, const Uploader& who, std::string_view file_id, TimestampMs now) {
+  auto it = ws.files.find(file_id);
+  const FileState* f = it == ws.files.end() || it->second.removed ? nullptr : &it->second;
+  if (f != nullptr && who.kind == "contact" && !contact_sees(ws, who, *f, now)) f = nullptr;
+  if (f == nullptr || (who.kind != "user" && who.kind != "contact")) return std::unexpected(not_found("no such file"));
+  if (who.kind == "contact" && (f->uploader.kind != "contact" || f->uploader.id != who.id)) {
+    return std::unexpected(forbidden("you may remove only files you uploaded"));
+  }
+  Json::Object data{{"file_id", f->id}, {"database", f->database}, {"record_id", f->record_id}};
+  data.emplace(f->comment_id.empty() ? "column" : "comment_id", f->comment_id.empty() ? f->column : f->comment_id);
+  std::vector<Draft> drafts;
+  drafts.push_back({std::string(event_type::file_removed), file_stream(f->id), f->seq + 1, Json(std::move(data))});
+  // A column file leaves its column too, if the column still holds it (an edit may have dropped
+  // it, or the record may be gone); a contact drops it only as its PATCH could.
+  const RecordState* rec = f->column.empty() ? nullptr : ws.record(f->database, f->record_id);
+  const Json before = rec == nullptr ? Json(nullptr) : value_of(*rec, f->column);
+  if (rec == nullptr || !holds(before, f->id)) return drafts;
+  Json::Array kept;
+  for (const auto& id : before.as_array()) {
+    if (!(id.is_string() && id.as_string() == f->id)) kept.push_back(id);
+  }
+  const Json after(std::move(kept));
+  if (who.kind == "contact") {
+    AttachPoint at;
+    at.db = ws.database(f->database);
+    at.record = rec;
+    at.policy = contact_reads(ws, *who.contact, f->database, f->record_id, now);
+    if (auto denied = contact_edit_denial(ws, who, at, f->column, before, after, now)) return std::unexpected(*denied);
+  }
+  drafts.push_back({std::string(event_type::record_updated), record_stream(f->database, rec->id), rec->version + 1,
+                    Json(Json::Object{{"database", f->database},
+                                      {"record_id", rec->id},
+                                      {"changes", Json(Json::Object{{f->column, Json(Json::Object{{"before", before},
+                                                                                                  {"after", after}})}})}})});
+  return drafts;
+}
+
 std::expected<void, std::string> apply_file_attached(WorkspaceState& ws, const Envelope& e) {
   const Json& d = e.data;
   FileState f{std::string(d.string_or("file_id", "")), std::string(d.string_or("database", "")),
-              std::string(d.string_or("record_id", "")), std::string(d.string_or("column", "")),
-              std::string(d.string_or("sha256", ""))};
-  if (f.id.empty() || e.seq != 1 || ws.files.contains(f.id)) return std::unexpected("file.attached out of sequence");
+              std::string(d.string_or("record_id", "")),  std::string(d.string_or("column", "")),
+              std::string(d.string_or("comment_id", "")), std::string(d.string_or("sha256", "")),
+              e.actor,                                     e.seq};
+  if (f.id.empty() || e.seq != 1 || ws.files.contains(f.id) || f.column.empty() == f.comment_id.empty()) {
+    return std::unexpected("file.attached out of sequence");
+  }
+  if (!f.comment_id.empty()) {
+    auto c = ws.comments.find(f.comment_id);
+    if (c == ws.comments.end() || c->second.deleted) return std::unexpected("file.attached to an unknown comment");
+    ++c->second.files;
+  }
+  ++ws.blob_refs[f.sha256];
   ws.files.emplace(f.id, std::move(f));
+  return {};
+}
+
+std::expected<void, std::string> apply_file_removed(WorkspaceState& ws, const Envelope& e) {
+  auto it = ws.files.find(e.data.string_or("file_id", ""));
+  if (it == ws.files.end() || it->second.removed || e.seq != it->second.seq + 1) {
+    return std::unexpected("file.removed out of sequence");
+  }
+  FileState& f = it->second;
+  f.removed = true;
+  f.seq = e.seq;
+  if (auto c = ws.comments.find(f.comment_id); c != ws.comments.end() && c->second.files > 0) --c->second.files;
+  if (auto refs = ws.blob_refs.find(f.sha256); refs != ws.blob_refs.end() && --refs->second == 0) ws.blob_refs.erase(refs);
   return {};
 }
 

@@ -62,6 +62,10 @@ const WorkspaceState* WriteModel::workspace(std::string_view id) const {
   return it == workspaces_.end() ? nullptr : &it->second;
 }
 
+bool WriteModel::references_blob(std::string_view sha256) const {
+  return std::any_of(workspaces_.begin(), workspaces_.end(), [&](const auto& kv) { return kv.second.blob_refs.contains(sha256); });
+}
+
 std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position at) {
   const Json& d = e.data;
   if (e.type == event_type::workspace_created) {
@@ -263,6 +267,8 @@ std::expected<void, std::string> WriteModel::apply(const Envelope& e, Position a
     it->second.deleted = e.type == event_type::comment_deleted;
   } else if (e.type == event_type::file_attached) {
     if (auto r = apply_file_attached(ws, e); !r) return r;
+  } else if (e.type == event_type::file_removed) {
+    if (auto r = apply_file_removed(ws, e); !r) return r;
   }
   // Types this model does not know are facts for other consumers; they still advance the position.
   ws.last_position = at;

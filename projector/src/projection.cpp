@@ -849,6 +849,49 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
   return {};
 }
 
+// A file attached or removed: its metadata (projector/src/files.cpp) and, for a comment's file,
+// the comment as served, whose `files` lists it wherever the comment is shown (only there).
+std::expected<void, std::string> apply_file(const WorkspaceState& ws, const Envelope& e, KvView& kv) {
+  const Json& d = e.data;
+  const bool attached = e.type == event_type::file_attached;
+  const std::string comment_id(d.string_or("comment_id", ""));
+  if (comment_id.empty()) return attached ? apply_file_attached(e, kv) : apply_file_removed(e, kv);
+  // Everything checked before the first write. A comment deleted since lists nothing to update.
+  const DatabaseDef* db = ws.database(d.string_or("database", ""));
+  const auto location = kv.get(keys::comment_location(ws.id, comment_id));
+  const auto where = location ? keys::comment_place(*location) : std::nullopt;
+  if (attached && (db == nullptr || !where)) return std::unexpected("file attached to an unknown comment");
+  std::string key;
+  std::expected<Json, JsonError> comment = std::unexpected(JsonError::malformed);
+  if (where && db != nullptr) {
+    key = keys::comments_prefix(ws.id, db->key, where->record) + where->order;
+    auto current = kv.get(key);
+    if (current) comment = parse_json(*current);
+    if (!comment || !comment->is_object()) return std::unexpected("unreadable comment " + comment_id);
+  }
+  if (auto r = attached ? apply_file_attached(e, kv) : apply_file_removed(e, kv); !r) return r;
+  if (!comment) return {};
+  auto& obj = comment->as_object();
+  Json::Array files;
+  if (auto it = obj.find("files"); it != obj.end() && it->second.is_array()) files = it->second.as_array();
+  const std::string file_id(d.string_or("file_id", ""));
+  if (attached) {
+    files.push_back(Json(Json::Object{{"id", file_id},
+                                      {"name", std::string(d.string_or("name", ""))},
+                                      {"size", *d.find("size")},
+                                      {"content_type", std::string(d.string_or("content_type", ""))}}));
+  } else {
+    std::erase_if(files, [&](const Json& f) { return f.string_or("id", "") == file_id; });
+  }
+  obj.erase("files");
+  if (!files.empty()) obj.emplace("files", Json(std::move(files)));
+  const std::string served = to_json(*comment);
+  kv.put(key, served);
+  Step step(ws, kv, e.at);
+  step.write_attached(kCommentsKind, *db, where->record, where->order, &served, comment->string_or("visibility", "") == "client");
+  return {};
+}
+
 // An approval as served: what is asked, its status, and who asked and decided when.
 std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv) {
   const Json& d = e.data;
@@ -1003,8 +1046,8 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     kv.put(keys::session(w, d.string_or("session_id", "")), std::string(d.string_or("expires_at", "")));
     return {};
   }
-  if (e.type == event_type::file_attached) return apply_file_attached(e, kv);  // projector/src/files.cpp
   const WorkspaceState& ws = *current;
+  if (e.type == event_type::file_attached || e.type == event_type::file_removed) return apply_file(ws, e, kv);
   if (e.type == event_type::comment_added || e.type == event_type::comment_edited ||
       e.type == event_type::comment_deleted) {
     return apply_comment(ws, e, at, kv);

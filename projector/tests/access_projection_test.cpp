@@ -6,6 +6,7 @@
 
 #include "apexloop/core/approvals.hpp"
 #include "apexloop/core/comments.hpp"
+#include "apexloop/core/files.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/projection.hpp"
 
@@ -404,6 +405,60 @@ TEST_F(AccessProjection, CommentsGoWhereTheirRecordIsSeenAndInternalNotesNowhere
   }
 }
 
+
+TEST_F(AccessProjection, ACommentsFilesAreListedWhereverTheCommentIsShownAndNowhereElse) {
+  auto files_of = [&](std::string_view set, const std::string& comment_id) -> std::string {
+    std::string out = "<no comment>";
+    kv.scan(keys::set_comments_prefix(kWs, set, "tickets", t1), [&](std::string_view, std::string_view v) {
+      const Json c = parse(v);
+      if (c.string_or("id", "") == comment_id) out = c.find("files") == nullptr ? "<none>" : to_json(*c.find("files"));
+    });
+    return out;
+  };
+  const Commenter admin{"user", kAdmin, nullptr};
+  const std::string c1 = "0190a000-0000-7000-8000-0000000c0001", n1 = "0190a000-0000-7000-8000-0000000c0002";
+  const std::string f1 = "0190a000-0000-7000-8000-0000000f0001", f2 = "0190a000-0000-7000-8000-0000000f0002";
+  commit(*decide_add_comment(ws(), admin, "tickets", t1, parse(R"({"body":"plan attached","visibility":"client"})"), c1, TimestampMs{0}));
+  commit(*decide_add_comment(ws(), admin, "tickets", t1, parse(R"({"body":"margins","visibility":"internal"})"), n1, TimestampMs{0}));
+  auto attach = [&](const std::string& comment, const std::string& file, const std::string& name) {
+    commit(*decide_attach_file(ws(), admin, FileTarget{"tickets", t1, "", comment}, FileMeta{name, "application/pdf"}, file,
+                               std::string(64, 'a'), 3, TimestampMs{0}));
+  };
+  attach(c1, f1, "plan.pdf");
+  attach(n1, f2, "CANARY-NOTE-FILE.pdf");
+  const std::string listed = R"([{"content_type":"application/pdf","id":")" + f1 + R"(","name":"plan.pdf","size":3}])";
+  EXPECT_EQ(files_of(keys::kInternalSet, c1), listed);
+  EXPECT_EQ(files_of(kAcmeSet, c1), listed);
+  EXPECT_EQ(files_of(kGlobexSet, c1), "<no comment>");
+  EXPECT_NE(files_of(keys::kInternalSet, n1).find(f2), std::string::npos);
+  EXPECT_EQ(files_of(kAcmeSet, n1), "<no comment>");
+  const Json meta = parse(*kv.get(keys::file(kWs, f1)));
+  EXPECT_EQ(meta.string_or("comment_id", ""), c1);
+  EXPECT_EQ(meta.find("column"), nullptr);
+
+  // The files travel with the comment: out of a set and back in with its record, through an edit.
+  update("tickets", t1, R"({"status":"draft"})");
+  EXPECT_EQ(files_of(kAcmeSet, c1), "<no comment>");
+  update("tickets", t1, R"({"status":"open"})");
+  EXPECT_EQ(files_of(kAcmeSet, c1), listed);
+  commit(*decide_edit_comment(ws(), admin, c1, parse(R"({"body":"the plan, v2"})"), TimestampMs{0}));
+  EXPECT_EQ(files_of(kAcmeSet, c1), listed);
+
+  // Removed: gone from every copy and from the metadata; a deleted comment's file goes quietly.
+  commit(*decide_remove_file(ws(), admin, f1, TimestampMs{0}));
+  EXPECT_EQ(files_of(kAcmeSet, c1), "<none>");
+  EXPECT_EQ(files_of(keys::kInternalSet, c1), "<none>");
+  EXPECT_FALSE(kv.get(keys::file(kWs, f1)).has_value());
+  commit(*decide_delete_comment(ws(), admin, n1, TimestampMs{0}));
+  commit(*decide_remove_file(ws(), admin, f2, TimestampMs{0}));
+  EXPECT_FALSE(kv.get(keys::file(kWs, f2)).has_value());
+  // No set but the internal one ever held the note's file.
+  for (const auto& [key, value] : kv.data) {
+    if (!key.starts_with(keys::set_prefix(kWs, keys::kInternalSet)) && !key.starts_with("cm/") && !key.starts_with("acl/")) {
+      EXPECT_EQ(value.find("CANARY-NOTE-FILE"), std::string::npos) << key;
+    }
+  }
+}
 
 TEST_F(AccessProjection, ApprovalsFollowTheirRecordAndShowTheirDecision) {
   auto statuses = [&](std::string_view set) {

@@ -50,5 +50,26 @@ TEST(FilesProjection, RefusesTheSameFileTwiceAndWritesNothing) {
   EXPECT_FALSE(apply_file_attached(bad, kv).has_value());
 }
 
+TEST(FilesProjection, ARemovedFileLeavesNoMetadataAndIsRemovedOnce) {
+  MapKv kv;
+  ASSERT_TRUE(apply_file_attached(attached(), kv).has_value());
+  Envelope removed{"r", "file.removed", 1, kWs, "file/" + kFile, 2, TimestampMs{3000}, Actor{"user", "u"}, "c", "",
+                   *parse_json(R"({"file_id":")" + kFile + R"(","database":"tickets","record_id":")" + kRec + R"(","column":"docs"})")};
+  ASSERT_TRUE(apply_file_removed(removed, kv).has_value());
+  EXPECT_FALSE(kv.get(keys::file(kWs, kFile)).has_value());
+  EXPECT_FALSE(apply_file_removed(removed, kv).has_value());
+}
+
+TEST(FilesProjection, AFileGoesIntoAColumnOrOntoACommentNeverBoth) {
+  MapKv kv;
+  Envelope both = attached();
+  both.data.as_object()["comment_id"] = "0190a000-0000-7000-8000-0000000c0001";
+  EXPECT_FALSE(apply_file_attached(both, kv).has_value());
+  Envelope neither = attached();
+  neither.data.as_object().erase("column");
+  EXPECT_FALSE(apply_file_attached(neither, kv).has_value());
+  EXPECT_TRUE(kv.data.empty());
+}
+
 }  // namespace
 }  // namespace apexloop::projector

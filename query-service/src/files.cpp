@@ -21,18 +21,41 @@ std::optional<std::string> get(rocksdb::DB& db, const std::string& key) {
   return std::nullopt;
 }
 
-// Whether contact `p` is sent `file_id` in `column` of the record: its set's own bytes decide.
+// The comment `comment_id` as set `set` is sent it (only a comment on a record the set sees,
+// and never an internal note to a contact's set).
+std::optional<std::string> served_comment(rocksdb::DB& db, const Principal& p, const std::string& set,
+                                          std::string_view db_key, std::string_view comment_id) {
+  auto location = get(db, keys::comment_location(p.workspace, comment_id));
+  auto where = location ? keys::comment_place(*location) : std::nullopt;
+  if (!where || where->db != db_key) return std::nullopt;
+  return get(db, keys::set_comments_prefix(p.workspace, set, db_key, where->record) + where->order);
+}
+
+// Whether contact `p` is sent `file_id`: in `column` of the record, or in the `files` of the
+// comment it is attached to. Its set's own bytes decide.
 bool contact_sees(rocksdb::DB& db, const Principal& p, const Json& meta, std::string_view file_id) {
   const std::string db_key(meta.string_or("database", ""));
   const std::string record(meta.string_or("record_id", ""));
+  const std::string comment(meta.string_or("comment_id", ""));
   auto set = get(db, keys::route(p.workspace, p.id, db_key));
-  auto served = set ? projector::served_record(db, p.workspace, *set, db_key, record) : std::nullopt;
-  auto rec = served ? parse_json(*served) : std::unexpected(JsonError::malformed);
-  const Json* fields = rec ? rec->find("fields") : nullptr;
-  const Json* ids = fields != nullptr ? fields->find(meta.string_or("column", "")) : nullptr;
+  if (!set) return false;
+  const Json* ids = nullptr;
+  std::expected<Json, JsonError> holder = std::unexpected(JsonError::malformed);
+  if (!comment.empty()) {
+    auto served = served_comment(db, p, *set, db_key, comment);
+    if (served) holder = parse_json(*served);
+    ids = holder ? holder->find("files") : nullptr;
+  } else {
+    auto served = projector::served_record(db, p.workspace, *set, db_key, record);
+    if (served) holder = parse_json(*served);
+    const Json* fields = holder ? holder->find("fields") : nullptr;
+    ids = fields != nullptr ? fields->find(meta.string_or("column", "")) : nullptr;
+  }
   if (ids == nullptr || !ids->is_array()) return false;
-  return std::any_of(ids->as_array().begin(), ids->as_array().end(),
-                     [&](const Json& id) { return id.is_string() && id.as_string() == file_id; });
+  // A column holds ids; a comment's `files` holds {id, ...}.
+  return std::any_of(ids->as_array().begin(), ids->as_array().end(), [&](const Json& id) {
+    return (id.is_string() && id.as_string() == file_id) || (id.is_object() && id.string_or("id", "") == file_id);
+  });
 }
 
 }  // namespace

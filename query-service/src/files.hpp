@@ -2,10 +2,12 @@
 // GET /api/v1/files/{file_id}: a file's bytes, streamed from the blob store.
 //
 // Served here, by the query service, because who may download is a read-model question: an
-// internal user may download any file of its workspace; a contact only a file whose id its own
-// projection of that record carries in that column (the bytes its set is sent), so a file is
-// readable exactly where the record and column are, with no permission logic of its own.
-// Anything else is 404, the same as a missing file. Never cached (ResponseCache skips streams).
+// internal user may download any live file of its workspace; a contact only a file its own
+// projection carries: the file's id in that column of the record, or the file in the `files` of
+// the comment it is attached to (the bytes its set is sent; never an internal note's), so a file
+// is readable exactly where its record and column, or its comment, are, with no permission logic
+// of its own. Anything else, a removed file included, is 404, the same as a missing file. Never
+// cached (ResponseCache skips streams).
 
 #include <rocksdb/db.h>
 

@@ -1,8 +1,11 @@
 #include "apexloop/runtime/blob_store.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
 #include <sstream>
 
 namespace apexloop {
@@ -124,6 +127,97 @@ TEST(MemoryBlobStore, BehavesLikeTheFileStore) {
   auto r = store.open(kAbc);
   ASSERT_TRUE(r.has_value() && *r != nullptr);
   EXPECT_EQ(read_all(**r), "abc");
+}
+
+// ---- the sweep of blobs no live file holds ----
+
+using Clock = std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+std::string put(BlobStore& store, const std::string& bytes) {
+  std::istringstream in(bytes);
+  auto info = store.put(in);
+  EXPECT_TRUE(info.has_value());
+  return info ? info->sha256 : "";
+}
+
+// Backdates a stored blob, as if it had been stored `ago`.
+void age(const fs::path& root, const std::string& sha, Clock::duration ago) {
+  const auto then = std::chrono::duration_cast<std::chrono::nanoseconds>((Clock::now() - ago).time_since_epoch()).count();
+  const timespec times[2] = {{then / 1'000'000'000, then % 1'000'000'000}, {then / 1'000'000'000, then % 1'000'000'000}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root / sha.substr(0, 2) / sha).c_str(), times, 0), 0);
+}
+
+std::set<std::string> listed(const BlobStore& store) {
+  std::set<std::string> out;
+  EXPECT_TRUE(store.for_each([&](const StoredBlob& b) { out.insert(b.sha256); }).has_value());
+  return out;
+}
+
+TEST(BlobSweep, RemovesOnlyUnreferencedBlobsOlderThanTheGracePeriod) {
+  Clock::time_point now = Clock::now();
+  MemoryBlobStore store([&] { return now; });
+  const std::string live = put(store, "live"), orphan = put(store, "orphan"), again = put(store, "stored again");
+  now += 2h;
+  const std::string young = put(store, "young orphan");
+  put(store, "stored again");  // equal bytes stored anew (an upload in flight): the grace starts over
+  const std::set<std::string> referenced{live};
+  std::vector<std::string> asked;
+  auto stats = sweep_blobs(store, [&](std::string_view sha) {
+    asked.emplace_back(sha);
+    return referenced.contains(std::string(sha));
+  }, now - 1h);
+  ASSERT_TRUE(stats.has_value()) << stats.error();
+  EXPECT_EQ(stats->seen, 4u);
+  EXPECT_EQ(stats->removed, 1u);
+  EXPECT_EQ(stats->bytes_removed, std::string("orphan").size());
+  EXPECT_EQ(listed(store), (std::set<std::string>{live, again, young}));
+  EXPECT_EQ(asked.size(), 2u) << "young blobs are not even looked up";
+}
+
+TEST(BlobSweep, TheFileStoreSweepsOldOrphansAndLeavesUploadsInFlightAlone) {
+  TempDir dir;
+  FileBlobStore store(dir.path);
+  const std::string live = put(store, "live bytes"), orphan = put(store, "orphan bytes"), reused = put(store, "reused bytes");
+  const std::string young = put(store, "young orphan");
+  for (const auto& sha : {live, orphan, reused}) age(dir.path, sha, 48h);
+  // An upload of equal bytes commits after the orphan was found old but before the sweep gets to
+  // it: storing them again makes them young, so they stay.
+  auto stats = sweep_blobs(store, [&](std::string_view sha) {
+    if (sha == reused) {
+      EXPECT_EQ(put(store, "reused bytes"), reused);
+    }
+    return sha == live;
+  }, Clock::now() - 1h);
+  ASSERT_TRUE(stats.has_value()) << stats.error();
+  EXPECT_EQ(stats->removed, 1u);
+  EXPECT_EQ(listed(store), (std::set<std::string>{live, reused, young}));
+  auto gone = store.open(orphan);
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(*gone, nullptr);
+  // A body still streaming in sits in tmp/, which the sweep never touches; it commits fine after.
+  auto writer = store.begin();
+  ASSERT_TRUE(writer.has_value());
+  ASSERT_TRUE((*writer)->write("orphan bytes").has_value());
+  ASSERT_TRUE(sweep_blobs(store, [](std::string_view) { return false; }, Clock::now() + 1h).has_value());
+  EXPECT_EQ(listed(store), std::set<std::string>{});
+  auto info = (*writer)->commit();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->sha256, orphan) << "the same bytes stored afresh after the sweep removed them";
+  auto back = store.open(orphan);
+  ASSERT_TRUE(back.has_value() && *back != nullptr);
+  EXPECT_EQ(read_all(**back), "orphan bytes");
+}
+
+TEST(BlobSweep, RemovalChecksTheAgeAgainAtTheMomentItRemoves) {
+  TempDir dir;
+  FileBlobStore store(dir.path);
+  const std::string sha = put(store, "bytes");
+  EXPECT_FALSE(*store.remove_if_stored_before(sha, Clock::now() - 1h)) << "stored just now";
+  age(dir.path, sha, 2h);
+  EXPECT_TRUE(*store.remove_if_stored_before(sha, Clock::now() - 1h));
+  EXPECT_FALSE(*store.remove_if_stored_before(sha, Clock::now() - 1h)) << "already gone";
+  EXPECT_FALSE(*store.remove_if_stored_before("../../etc/passwd", Clock::now())) << "only content addresses";
 }
 
 }  // namespace

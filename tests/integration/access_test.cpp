@@ -458,6 +458,15 @@ TEST_F(Access, AuthorizationMatrix) {
   const Headers kFileHeaders{{"X-Filename", "matrix.txt"}};
   const std::string file(setup("POST", "/api/v1/databases/matrix/records/" + record + "/files?column=docs", "file bytes")
                              .string_or("file_id", ""));
+  // The admin's own client-visible comment and internal note on the record, each with a file.
+  const std::string comment(setup("POST", "/api/v1/databases/matrix/records/" + record + "/comments",
+                                  R"({"body":"see attached","visibility":"client"})").string_or("id", ""));
+  const std::string note(setup("POST", "/api/v1/databases/matrix/records/" + record + "/comments",
+                               R"({"body":"internal","visibility":"internal"})").string_or("id", ""));
+  const std::string comment_file(setup("POST", "/api/v1/databases/matrix/records/" + record + "/files?comment=" + comment,
+                                       "comment file bytes").string_or("file_id", ""));
+  const std::string note_file(setup("POST", "/api/v1/databases/matrix/records/" + record + "/files?comment=" + note,
+                                    "note file bytes").string_or("file_id", ""));
 
   struct Who {
     std::string workspace, email, password, token;
@@ -595,7 +604,18 @@ TEST_F(Access, AuthorizationMatrix) {
     if (endpoint == "POST /api/v1/databases/{db}/records/{id}/files") {
       return {"POST", "/api/v1/databases/matrix/records/" + record + "/files?column=docs", "bytes " + u, kFileHeaders};
     }
+    if (endpoint == "POST /api/v1/databases/{db}/records/{id}/files#comment") {
+      // Only its author (the admin) attaches to a comment: others who see it get 403.
+      return {"POST", "/api/v1/databases/matrix/records/" + record + "/files?comment=" + comment, "bytes " + u, kFileHeaders};
+    }
     if (endpoint == "GET /api/v1/files/{file_id}") return {"GET", "/api/v1/files/" + file, "", after};
+    if (endpoint == "GET /api/v1/files/{file_id}#comment") return {"GET", "/api/v1/files/" + comment_file, "", after};
+    if (endpoint == "GET /api/v1/files/{file_id}#note") return {"GET", "/api/v1/files/" + note_file, "", after};
+    if (endpoint == "DELETE /api/v1/files/{file_id}") {
+      // A fresh file of the admin's in the column contacts of the owner read: they see it, it is not theirs.
+      return {"DELETE", "/api/v1/files/" + std::string(setup("POST", "/api/v1/databases/matrix/records/" + record + "/files?column=docs",
+                                                             "doomed " + u).string_or("file_id", ""))};
+    }
     throw std::runtime_error("the test does not know how to call " + endpoint);
   };
 

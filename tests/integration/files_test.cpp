@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <thread>
 
 #include "apexloop/core/json.hpp"
 #include "apexloop/runtime/auth.hpp"
@@ -76,6 +77,8 @@ class Files : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     stack = new Stack();
+    // The blob sweep every second; bytes are kept an hour after they were last stored.
+    stack->overrides["command"] = {{"APEXLOOP_BLOB_SWEEP_SECONDS", "1"}, {"APEXLOOP_BLOB_GRACE_SECONDS", "3600"}};
     stack->start();
     auto ws = http_request(stack->origin, "POST", "/api/v1/workspaces",
                            R"({"name":"Files Co","admin":{"email":"boss@files.test","name":"Boss","password":")" + kAdminPassword +
@@ -94,9 +97,10 @@ class Files : public ::testing::Test {
                             R"({"key":"docs","name":"Documents","type":"file"})"}) {
       json_ok("POST", "/api/v1/databases/tickets/columns", col);
     }
-    // Stakeholders read and write the documents; viewers see the record but not that column.
+    // Stakeholders read and write the documents and comment; viewers see the record (and its
+    // comments) but not that column.
     json_ok("PUT", "/api/v1/policies/type:retainer/stakeholder/tickets",
-            R"({"read":{"columns":["title","docs"]},"write":{"columns":["docs"]}})");
+            R"({"read":{"columns":["title","docs"]},"write":{"columns":["docs"]},"comment":true})");
     json_ok("PUT", "/api/v1/policies/type:retainer/viewer/tickets", R"({"read":{"columns":["title"]}})");
     mine = record_of(acme);
     theirs = record_of(globex);
@@ -155,6 +159,28 @@ class Files : public ::testing::Test {
     return call("GET", "/api/v1/files/" + file_id, token, "", {{"Apexloop-After", after}});
   }
   static fs::path blobs() { return fs::path(stack->dir) / "data" / "blobs"; }
+  static fs::path blob(const std::string& sha256) { return blobs() / sha256.substr(0, 2) / sha256; }
+  // A comment by `token` on `record`; answers its id (and sets `position`).
+  static std::string comment_on(const std::string& token, const std::string& record, const std::string& body) {
+    auto r = call("POST", "/api/v1/databases/tickets/records/" + record + "/comments", token, body,
+                  {{"Content-Type", "application/json"}});
+    if (r.status != 201) throw std::runtime_error("comment: " + std::to_string(r.status) + " " + r.body);
+    position = r.header("apexloop-position");
+    return std::string(json_of(r).string_or("id", ""));
+  }
+  static HttpResult upload_to_comment(const std::string& token, const std::string& record, const std::string& comment,
+                                      const std::string& bytes, const std::string& name = "notes.txt") {
+    return upload(token, record, bytes, {{"X-Filename", name}, {"Content-Type", "text/plain"}}, "?comment=" + comment);
+  }
+  static HttpResult remove(const std::string& token, const std::string& file_id, const std::string& query = "") {
+    return call("DELETE", "/api/v1/files/" + file_id + query, token);
+  }
+  static HttpResult comments_of(const std::string& token, const std::string& record, const std::string& after) {
+    return call("GET", "/api/v1/databases/tickets/records/" + record + "/comments", token, "", {{"Apexloop-After", after}});
+  }
+  static HttpResult missing_file(const std::string& token, const std::string& after) {
+    return download(token, "0190a000-0000-7000-8000-00000000dead", after);
+  }
 
   static inline Stack* stack = nullptr;
   static inline std::string workspace, admin, acme, globex, mine, theirs, ada, vic, bob, position;
@@ -235,7 +261,7 @@ TEST_F(Files, AContactUploadsOnlyWhereItMayWriteAndRefusalsAppendNothing) {
       {"no such column", [] { return upload(admin, mine, "x", {{"X-Filename", "a"}}, "?column=nope"); }, 422},
       {"no file name", [] { return upload(admin, mine, "x", {{"Content-Type", "text/plain"}}); }, 400},
       {"a bad media type", [] { return upload(admin, mine, "x", {{"X-Filename", "a"}, {"Content-Type", "pdf"}}); }, 415},
-      {"an unknown parameter", [] { return upload(admin, mine, "x", {{"X-Filename", "a"}}, "?column=docs&comment=1"); }, 400},
+      {"an unknown parameter", [] { return upload(admin, mine, "x", {{"X-Filename", "a"}}, "?column=docs&colour=red"); }, 400},
   };
   const auto blobs_before = files_under(blobs()).size();
   const auto log_before = stack->log_size();
@@ -317,6 +343,196 @@ TEST_F(Files, AnotherWorkspacesAdminCannotDownload) {
   auto down = download(std::string(json_of(s).string_or("token", "")), std::string(json_of(up).string_or("file_id", "")),
                        up.header("apexloop-position"));
   EXPECT_EQ(down.status, 404);
+}
+
+// ---- files on comments ----
+
+TEST_F(Files, AContactAttachesToItsOwnCommentAndWhoeverSeesTheCommentDownloads) {
+  const std::string own = comment_on(ada, mine, R"({"body":"the signed contract"})");
+  const auto log_before = stack->log_size();
+  auto up = upload_to_comment(ada, mine, own, "signed by ada", "contract signed.pdf");
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(stack->log_size(), log_before + 1) << "file.attached alone: a comment lists its files itself";
+  const std::string id(json_of(up).string_or("file_id", ""));
+  const std::string at = up.header("apexloop-position");
+
+  // The comment lists it, for those who see the comment.
+  auto listed = comments_of(ada, mine, at);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  bool found = false;
+  const Json comments = json_of(listed);  // named: a temporary would die before the loop runs
+  for (const auto& c : comments.find("items")->as_array()) {
+    if (c.string_or("id", "") != own) continue;
+    found = true;
+    ASSERT_NE(c.find("files"), nullptr) << listed.body;
+    EXPECT_EQ(to_json(*c.find("files")), R"([{"content_type":"text/plain","id":")" + id +
+                                              R"(","name":"contract signed.pdf","size":13}])");
+  }
+  EXPECT_TRUE(found) << listed.body;
+  // The contact, its colleague who sees the record (not the column: comments are not columns)
+  // and the admin download it; another client's contact gets what a missing file gets.
+  for (const auto* token : {&ada, &vic, &admin}) {
+    auto down = download(*token, id, at);
+    EXPECT_EQ(down.status, 200);
+    EXPECT_EQ(down.body, "signed by ada");
+  }
+  auto foreign = download(bob, id, at);
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(foreign.body, missing_file(bob, at).body);
+  EXPECT_EQ(comments_of(bob, mine, at).status, 404);
+
+  // Only the author attaches to a comment; a comment the caller cannot see is not there.
+  const std::string by_admin = comment_on(admin, mine, R"({"body":"our draft","visibility":"client"})");
+  struct Refusal {
+    std::string what;
+    HttpResult answer;
+    int status;
+  };
+  const auto refusals_before = stack->log_size();
+  const std::vector<Refusal> refusals{
+      {"a colleague on the contact's comment", upload_to_comment(vic, mine, own, "x"), 403},
+      {"the admin on the contact's comment", upload_to_comment(admin, mine, own, "x"), 403},
+      {"the contact on the admin's comment", upload_to_comment(ada, mine, by_admin, "x"), 403},
+      {"another client's contact", upload_to_comment(bob, mine, own, "x"), 404},
+      {"the comment under another record", upload_to_comment(admin, theirs, by_admin, "x"), 404},
+      {"no such comment", upload_to_comment(admin, mine, "0190a000-0000-7000-8000-00000000dead", "x"), 404},
+      {"both a column and a comment", upload(admin, mine, "x", {{"X-Filename", "a"}}, "?column=docs&comment=" + by_admin), 400},
+      {"neither", upload(admin, mine, "x", {{"X-Filename", "a"}}, ""), 400},
+      {"an empty comment id", upload(admin, mine, "x", {{"X-Filename", "a"}}, "?comment="), 400},
+  };
+  for (const auto& r : refusals) {
+    EXPECT_EQ(r.answer.status, r.status) << r.what << ": " << r.answer.body;
+    EXPECT_EQ(r.answer.header("content-type"), "application/problem+json") << r.what;
+  }
+  EXPECT_EQ(stack->log_size(), refusals_before) << "a refused upload appended";
+}
+
+TEST_F(Files, AnInternalNotesFileReachesNoContact) {
+  const std::string note = comment_on(admin, mine, R"({"body":"they pay late"})");  // a user's comment is a note by default
+  auto up = upload_to_comment(admin, mine, note, "internal figures", "CANARY-INT-NOTE-FILE.xlsx");
+  ASSERT_EQ(up.status, 201) << up.body;
+  const std::string id(json_of(up).string_or("file_id", ""));
+  const std::string at = up.header("apexloop-position");
+  EXPECT_EQ(download(admin, id, at).status, 200);
+  for (const auto* token : {&ada, &vic, &bob}) {
+    auto down = download(*token, id, at);
+    EXPECT_EQ(down.status, 404);
+    EXPECT_EQ(down.body, missing_file(*token, at).body);
+    auto comments = comments_of(*token, mine, at);
+    EXPECT_EQ(comments.body.find("CANARY-INT"), std::string::npos) << comments.body;
+    EXPECT_EQ(comments.body.find(id), std::string::npos) << comments.body;
+    // Not there to attach to, nor to remove.
+    EXPECT_EQ(upload_to_comment(*token, mine, note, "x").status, 404);
+    EXPECT_EQ(remove(*token, id).status, 404);
+  }
+  auto internal = comments_of(admin, mine, at);
+  EXPECT_NE(internal.body.find("CANARY-INT-NOTE-FILE.xlsx"), std::string::npos) << "the internal view lists it";
+}
+
+// ---- removing files ----
+
+TEST_F(Files, ARemovedFileIs404ForEveryoneAndLeavesItsColumn) {
+  auto col = upload(admin, mine, "admin's column file");
+  ASSERT_EQ(col.status, 201);
+  const std::string in_column(json_of(col).string_or("file_id", ""));
+  const std::string by_admin = comment_on(admin, mine, R"({"body":"see attached","visibility":"client"})");
+  auto com = upload_to_comment(admin, mine, by_admin, "admin's comment file");
+  ASSERT_EQ(com.status, 201);
+  const std::string on_comment(json_of(com).string_or("file_id", ""));
+  const std::string at = com.header("apexloop-position");
+  ASSERT_EQ(download(ada, in_column, at).status, 200);
+  ASSERT_EQ(download(ada, on_comment, at).status, 200);
+
+  // A contact cannot remove another's file: 403 where it sees the file, 404 where it does not.
+  const auto log_before = stack->log_size();
+  EXPECT_EQ(remove(ada, in_column).status, 403);
+  EXPECT_EQ(remove(ada, on_comment).status, 403);
+  EXPECT_EQ(remove(vic, in_column).status, 404) << "the viewer does not read the column";
+  EXPECT_EQ(remove(bob, in_column).status, 404);
+  EXPECT_EQ(remove(bob, on_comment).status, 404);
+  EXPECT_EQ(remove(admin, in_column, "?force=1").status, 400);
+  EXPECT_EQ(remove(admin, "not-an-id").status, 404);
+  EXPECT_EQ(remove("", in_column).status, 401);
+  EXPECT_EQ(stack->log_size(), log_before) << "a refused removal appended";
+
+  // The admin removes both: file.removed (and the column's record.updated), then 404 for all.
+  auto gone = remove(admin, in_column);
+  ASSERT_EQ(gone.status, 204) << gone.body;
+  EXPECT_EQ(stack->log_size(), log_before + 2);
+  auto gone_too = remove(admin, on_comment);
+  ASSERT_EQ(gone_too.status, 204) << gone_too.body;
+  EXPECT_EQ(stack->log_size(), log_before + 3);
+  const std::string after = gone_too.header("apexloop-position");
+  for (const auto* token : {&admin, &ada, &vic, &bob}) {
+    for (const auto& id : {in_column, on_comment}) {
+      auto down = download(*token, id, after);
+      EXPECT_EQ(down.status, 404);
+      EXPECT_EQ(down.body, missing_file(*token, after).body);
+    }
+  }
+  auto rec = call("GET", "/api/v1/databases/tickets/records/" + mine, admin, "", {{"Apexloop-After", after}});
+  EXPECT_EQ(rec.body.find(in_column), std::string::npos) << rec.body;
+  EXPECT_EQ(comments_of(ada, mine, after).body.find(on_comment), std::string::npos);
+  EXPECT_EQ(remove(admin, in_column).status, 404) << "removed once";
+
+  // A contact removes its own files, in a column it writes and on its own comment.
+  auto own_col = upload(ada, mine, "ada's column file");
+  ASSERT_EQ(own_col.status, 201);
+  const std::string own = comment_on(ada, mine, R"({"body":"mine"})");
+  auto own_com = upload_to_comment(ada, mine, own, "ada's comment file");
+  ASSERT_EQ(own_com.status, 201);
+  for (const auto& up : {own_col, own_com}) {
+    const std::string id(json_of(up).string_or("file_id", ""));
+    auto r = remove(ada, id);
+    ASSERT_EQ(r.status, 204) << r.body;
+    EXPECT_EQ(download(ada, id, r.header("apexloop-position")).status, 404);
+    EXPECT_EQ(download(admin, id, r.header("apexloop-position")).status, 404);
+  }
+}
+
+// Last on purpose: it backdates blobs, and the sweep runs every second from then on.
+TEST_F(Files, TheBlobSweepDeletesOnlyBytesNoLiveFileHoldsOnceTheyAreOld) {
+  auto sweeps = [] {
+    auto m = http_request(stack->command_port, "GET", "/metrics");
+    std::smatch hit;
+    if (!std::regex_search(m.body, hit, std::regex(R"(apexloop_command_blob_sweeps_total(?:\{\})? (\d+))"))) return -1L;
+    return std::stol(hit[1]);
+  };
+  auto up = [](const std::string& bytes) {
+    auto r = upload(admin, mine, bytes);
+    if (r.status != 201) throw std::runtime_error("upload: " + r.body);
+    position = r.header("apexloop-position");
+    return std::pair{std::string(json_of(r).string_or("file_id", "")), std::string(json_of(r).string_or("sha256", ""))};
+  };
+  const auto [orphan, orphan_sha] = up("bytes all of whose files are removed");
+  const auto [live, live_sha] = up("bytes of a live file");
+  const auto [shared_gone, shared_sha] = up("bytes two files share");
+  const auto [shared_live, shared_sha_again] = up("bytes two files share");
+  const auto [young, young_sha] = up("bytes removed just now");
+  ASSERT_EQ(shared_sha, shared_sha_again);
+  for (const auto& id : {orphan, shared_gone, young}) ASSERT_EQ(remove(admin, id).status, 204);
+  // As if stored two hours ago, past the hour of grace; the young orphan keeps its own time.
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const auto& sha : {orphan_sha, live_sha, shared_sha}) fs::last_write_time(blob(sha), two_hours_ago);
+
+  const long before = sweeps();
+  ASSERT_GE(before, 0) << "no sweep metric";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (sweeps() < before + 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_GE(sweeps(), before + 2) << "the sweep did not run";
+  EXPECT_FALSE(fs::exists(blob(orphan_sha))) << "old bytes no live file holds";
+  EXPECT_TRUE(fs::exists(blob(live_sha))) << "a live file's bytes";
+  EXPECT_TRUE(fs::exists(blob(shared_sha))) << "bytes a removed and a live file share";
+  EXPECT_TRUE(fs::exists(blob(young_sha))) << "orphaned bytes within the grace period";
+  EXPECT_TRUE(fs::is_empty(blobs() / "tmp"));
+  for (const auto& id : {live, shared_live}) EXPECT_EQ(download(admin, id, position).status, 200);
+
+  // The swept bytes uploaded again are stored afresh.
+  const auto [again, again_sha] = up("bytes all of whose files are removed");
+  EXPECT_EQ(again_sha, orphan_sha);
+  auto back = download(ada, again, position);
+  EXPECT_EQ(back.status, 200);
+  EXPECT_EQ(back.body, "bytes all of whose files are removed");
 }
 
 }  // namespace

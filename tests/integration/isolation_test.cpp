@@ -25,7 +25,9 @@ constexpr int kSteps = 60;
 
 struct Comment {
   std::string id, body;
-  bool client = false;  // client-visible; otherwise an internal note
+  bool client = false;             // client-visible; otherwise an internal note
+  std::string author;              // the contact that wrote it; empty for the admin
+  std::vector<std::string> files;  // the names of its live files, in upload order
 };
 
 struct Approval {
@@ -117,6 +119,12 @@ struct Oracle {
 
   const Record* find(const std::string& db, const std::string& id) const {
     for (const auto& r : records.at(db)) {
+      if (r.id == id) return &r;
+    }
+    return nullptr;
+  }
+  Record* find_mut(const std::string& db, const std::string& id) {
+    for (auto& r : records.at(db)) {
       if (r.id == id) return &r;
     }
     return nullptr;
@@ -472,8 +480,10 @@ class Isolation {
     auto& list = oracle_.records[db];
     if (list.empty()) return;
     Record& rec = list[static_cast<std::size_t>(cpick(static_cast<int>(list.size())))];
-    const int roll = cpick(14);
+    const int roll = cpick(16);
     if (roll == 13) return upload(db, rec);
+    if (roll == 14) return comment_file(db, rec);
+    if (roll == 15) return remove_file();
     if (roll >= 10) return approval_act(db, rec, roll);
     if (roll < 4) {
       // Internal notes carry the internal canary that every read is scanned for.
@@ -481,7 +491,7 @@ class Isolation {
       const std::string body = client ? "note " + std::to_string(++comment_n_) : "CANARY-INT-NOTE " + std::to_string(++comment_n_);
       auto r = admin("POST", "/api/v1/databases/" + db + "/records/" + rec.id + "/comments",
                      to_json(Json(Json::Object{{"body", body}, {"visibility", client ? "client" : "internal"}})));
-      rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, client});
+      rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, client, "", {}});
     } else if (roll < 6 && !rec.comments.empty()) {
       auto& c = rec.comments[static_cast<std::size_t>(cpick(static_cast<int>(rec.comments.size())))];
       if (c.body.starts_with("from contact")) return;  // only its author may change it
@@ -506,7 +516,7 @@ class Isolation {
                                        ", got " + std::to_string(r.status) + " " + r.body);
       if (r.status == 201) {
         position_ = r.header("apexloop-position");
-        rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, true});
+        rec.comments.push_back({std::string(json_of(r).string_or("id", "")), body, true, c.id, {}});
       }
     }
   }
@@ -555,7 +565,78 @@ class Isolation {
     rec.version = static_cast<std::uint64_t>(stored.find("version")->as_int());
     rec.fields["docs"] = *stored.find("fields")->find("docs");
     rec.stamps["docs"] = rec.version;
-    files_.push_back({file, rec.id, name, "bytes of file " + n});
+    files_.push_back({file, "alpha", rec.id, "", name, "bytes of file " + n, false});
+  }
+
+  // A file onto a comment, by its author: the admin on its own comment or note, or the contact
+  // that wrote it (while it reads the record). An internal note's file carries the internal
+  // canary in its name, which every contact's read is scanned for.
+  void comment_file(const std::string& db, Record& picked) {
+    // Contacts' comments are rare (few policies let them comment): half the time, one of those.
+    std::vector<std::pair<Record*, Comment*>> by_contacts;
+    for (auto& r : oracle_.records.at(db)) {
+      for (auto& cm : r.comments) {
+        if (!cm.author.empty()) by_contacts.emplace_back(&r, &cm);
+      }
+    }
+    if (by_contacts.empty() || cpick(2) == 0) {
+      if (picked.comments.empty()) return;
+      by_contacts = {{&picked, &picked.comments[static_cast<std::size_t>(cpick(static_cast<int>(picked.comments.size())))]}};
+    }
+    auto [record, comment] = by_contacts[static_cast<std::size_t>(cpick(static_cast<int>(by_contacts.size())))];
+    Record& rec = *record;
+    Comment& cm = *comment;
+    const std::string n = std::to_string(++comment_n_);
+    const std::string name = cm.client ? "comment file " + n + ".txt" : "CANARY-INT-NOTE-FILE " + n + ".txt";
+    const std::string target = "/api/v1/databases/" + db + "/records/" + rec.id + "/files?comment=" + cm.id;
+    const std::map<std::string, std::string> meta{{"X-Filename", name}, {"Content-Type", "text/plain"}};
+    HttpResult r;
+    if (cm.author.empty()) {
+      r = admin("POST", target, "bytes of comment file " + n, meta);
+    } else {
+      auto author = std::find_if(oracle_.contacts.begin(), oracle_.contacts.end(), [&](const Contact& c) { return c.id == cm.author; });
+      if (author == oracle_.contacts.end() || !author->active) return;
+      auto h = meta;
+      h["Authorization"] = "Bearer " + author->token;
+      r = http_request(stack_.origin, "POST", target, "bytes of comment file " + n, h);
+      const int expected = oracle_.visible(*author, db, rec) ? 201 : 404;
+      expect(r.status == expected, "file onto comment " + cm.id + " by its author: expected " + std::to_string(expected) +
+                                       ", got " + std::to_string(r.status) + " " + r.body);
+      if (r.status == 201) position_ = r.header("apexloop-position");
+    }
+    if (r.status != 201) return;
+    cm.files.push_back(name);
+    files_.push_back({std::string(json_of(r).string_or("file_id", "")), db, rec.id, cm.id, name, "bytes of comment file " + n, false});
+  }
+
+  // The admin removes a file; from then on no one downloads it, and a column drops its id (the
+  // oracle learns the column's new value from the admin's own read).
+  void remove_file() {
+    std::vector<File*> live;
+    for (auto& f : files_) {
+      if (!f.removed) live.push_back(&f);
+    }
+    if (live.empty()) return;
+    File& f = *live[static_cast<std::size_t>(cpick(static_cast<int>(live.size())))];
+    admin("DELETE", "/api/v1/files/" + f.id);
+    f.removed = true;
+    Record* rec = oracle_.find_mut(f.db, f.record);
+    if (rec == nullptr) return;
+    for (auto& cm : rec->comments) {
+      if (cm.id == f.comment) std::erase(cm.files, f.name);
+    }
+    if (f.comment.empty()) {
+      const Json stored = json_of(admin("GET", "/api/v1/databases/" + f.db + "/records/" + f.record, "", {{"Apexloop-After", position_}}));
+      const auto version = static_cast<std::uint64_t>(stored.find("version")->as_int());
+      if (version != rec->version) rec->stamps["docs"] = version;  // the removal's record.updated dropped the id
+      rec->version = version;
+      const Json* docs = stored.find("fields")->find("docs");
+      if (docs != nullptr) {
+        rec->fields["docs"] = *docs;
+      } else {
+        rec->fields.erase("docs");
+      }
+    }
   }
 
   // A contact downloads a file only while it sees the record and its file column holding it;
@@ -563,13 +644,18 @@ class Isolation {
   void check_files(const Contact& c) {
     for (int i = 0; i < 2 && !files_.empty(); ++i) {
       const auto& f = files_[static_cast<std::size_t>(cpick(static_cast<int>(files_.size())))];
-      const Record* rec = oracle_.find("alpha", f.record);
+      const Record* rec = oracle_.find(f.db, f.record);
       bool may = false;
-      if (rec != nullptr && oracle_.visible(c, "alpha", *rec)) {
-        const auto fields = oracle_.view(c, "alpha", *rec);
-        auto docs = fields.find("docs");
-        may = docs != fields.end() && docs->second.is_array() &&
-              std::find(docs->second.as_array().begin(), docs->second.as_array().end(), Json(f.id)) != docs->second.as_array().end();
+      if (!f.removed && rec != nullptr && oracle_.visible(c, f.db, *rec)) {
+        if (!f.comment.empty()) {
+          // A comment's file: while the contact is shown the comment (never an internal note).
+          may = std::any_of(rec->comments.begin(), rec->comments.end(), [&](const Comment& cm) { return cm.id == f.comment && cm.client; });
+        } else {
+          const auto fields = oracle_.view(c, f.db, *rec);
+          auto docs = fields.find("docs");
+          may = docs != fields.end() && docs->second.is_array() &&
+                std::find(docs->second.as_array().begin(), docs->second.as_array().end(), Json(f.id)) != docs->second.as_array().end();
+        }
       }
       auto r = http_request(stack_.origin, "GET", "/api/v1/files/" + f.id, "",
                             {{"Authorization", "Bearer " + c.token}, {"Apexloop-After", position_}});
@@ -627,13 +713,21 @@ class Isolation {
         expect(r.status == 404, "comments of an invisible record answered " + std::to_string(r.status));
         continue;
       }
+      // Each comment as its body and the names of its files.
       std::vector<std::string> expected, actual;
       for (const auto& cm : rec.comments) {
-        if (cm.client) expected.push_back(cm.body);
+        if (!cm.client) continue;
+        expected.push_back(cm.body);
+        for (const auto& name : cm.files) expected.back() += " [" + name + "]";
       }
       if (!expect(r.status == 200, "comments answered " + std::to_string(r.status) + " " + r.body)) continue;
       const Json body = json_of(r);
-      for (const auto& item : body.find("items")->as_array()) actual.emplace_back(item.string_or("body", ""));
+      for (const auto& item : body.find("items")->as_array()) {
+        actual.emplace_back(item.string_or("body", ""));
+        if (const Json* files = item.find("files")) {
+          for (const auto& f : files->as_array()) actual.back() += " [" + std::string(f.string_or("name", "")) + "]";
+        }
+      }
       expect(actual == expected, "comments of " + db + "/" + rec.id + " for " + c.id + ": " + r.body);
     }
   }
@@ -841,7 +935,10 @@ class Isolation {
   std::map<std::tuple<std::string, std::string, std::uint64_t>, std::string> event_times_;  // (db, id, seq) -> at
   int comment_n_ = 0;
   struct File {
-    std::string id, record, name, bytes;
+    std::string id, db, record;
+    std::string comment;  // the comment it is on; empty for a file in the `docs` column
+    std::string name, bytes;
+    bool removed = false;
   };
   std::vector<File> files_;
   std::map<std::string, std::set<std::string>> ever_visible_;  // contact -> records it could see at some step

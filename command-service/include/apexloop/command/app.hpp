@@ -25,6 +25,10 @@ struct CommandConfig {
   int signin_max_failures = 10;
   std::chrono::seconds signin_lockout{60};
   std::size_t max_upload_bytes = 100u * 1024 * 1024;  // a file upload's body limit (413 beyond)
+  // The blob sweep: how often it runs (0: never) and how long unreferenced bytes are kept after
+  // they were last stored (an upload stores its bytes just before it appends its event).
+  std::chrono::seconds blob_sweep_interval{3600};
+  std::chrono::seconds blob_grace{3600};
 };
 
 class CommandApp {

@@ -35,4 +35,14 @@ struct Commenter {
 [[nodiscard]] const Policy* contact_reads(const WorkspaceState& ws, const ContactState& c, std::string_view db,
                                           std::string_view id, TimestampMs now);
 
+// Whether contact `c` is shown `comment` now: a live client-visible comment on a record it reads.
+[[nodiscard]] bool contact_sees_comment(const WorkspaceState& ws, const ContactState& c, const CommentState& comment,
+                                        TimestampMs now);
+
+// The comment `who` may change (edit, delete, attach files to): it exists, is not deleted, can be
+// seen by `who`, and is its own. What `who` cannot see is not there (404); another's comment it
+// can see is 403.
+[[nodiscard]] std::expected<const CommentState*, CommandError> own_comment(const WorkspaceState& ws, const Commenter& who,
+                                                                           std::string_view id, TimestampMs now);
+
 }  // namespace apexloop

@@ -42,6 +42,7 @@ inline constexpr std::string_view approval_requested = "approval.requested";
 inline constexpr std::string_view approval_decided = "approval.decided";
 inline constexpr std::string_view form_defined = "form.defined";
 inline constexpr std::string_view file_attached = "file.attached";
+inline constexpr std::string_view file_removed = "file.removed";
 }  // namespace event_type
 
 struct Actor {

@@ -111,6 +111,7 @@ struct CommentState {
   std::string visibility;
   std::uint64_t seq = 0;
   bool deleted = false;
+  std::size_t files = 0;  // live files attached to it (file.attached with its comment_id)
 };
 
 // A request for a client's decision on a record (a design, a deliverable, a contract).
@@ -139,14 +140,19 @@ struct FormDef {
 };
 // A form as stored in its event, or nullopt when it does not fit `ws`.
 [[nodiscard]] std::optional<FormDef> form_from_json(const Json& data);
-// A file attached to a record's file column (file.attached): metadata only, the bytes live in
-// the blob store under `sha256`.
+// A file attached to a record, in a file column or to a comment (file.attached): metadata only,
+// the bytes live in the blob store under `sha256`. A removed file (file.removed) stays here so
+// its id is never attached again, but nothing refers to it any more.
 struct FileState {
   std::string id;
   std::string database;
   std::string record_id;
-  std::string column;
+  std::string column;      // a file column's key, or empty for a comment's file
+  std::string comment_id;  // the comment it is attached to, or empty for a column's file
   std::string sha256;
+  Actor uploader;
+  std::uint64_t seq = 0;
+  bool removed = false;
 };
 
 // (scope, role, database); scope is `type:<client type>` or `client:<client id>`.
@@ -181,6 +187,7 @@ class WorkspaceState final : public RefResolver {
   std::map<std::string, ApprovalState, std::less<>> approvals;
   std::map<std::string, FormDef, std::less<>> forms;
   std::map<std::string, FileState, std::less<>> files;
+  std::map<std::string, std::size_t, std::less<>> blob_refs;  // sha256 -> live files with those bytes
   std::map<std::string, std::int64_t, std::less<>> ended_sessions;  // session id -> its expiry (ms)
   Position last_position;
 
@@ -203,8 +210,11 @@ class WorkspaceState final : public RefResolver {
   // so a reference to one is refused rather than trusted.
   [[nodiscard]] bool client_exists(std::string_view id) const override { return active_client(id) != nullptr; }
   [[nodiscard]] bool contact_exists(std::string_view id) const override { return active_contact(id) != nullptr; }
-  // A file the log attached (file.attached); nothing else is trusted as one.
-  [[nodiscard]] bool file_exists(std::string_view id) const override { return files.contains(id); }
+  // A file the log attached (file.attached) and did not remove; nothing else is trusted as one.
+  [[nodiscard]] bool file_exists(std::string_view id) const override {
+    auto it = files.find(id);
+    return it != files.end() && !it->second.removed;
+  }
 };
 
 class WriteModel {
@@ -214,6 +224,8 @@ class WriteModel {
   [[nodiscard]] std::expected<void, std::string> apply(const Envelope& e, Position at);
   [[nodiscard]] const WorkspaceState* workspace(std::string_view id) const;
   [[nodiscard]] std::size_t workspace_count() const { return workspaces_.size(); }
+  // Whether a live file of any workspace holds the bytes with this SHA-256 (the blob sweep asks).
+  [[nodiscard]] bool references_blob(std::string_view sha256) const;
 
  private:
   std::unordered_map<std::string, WorkspaceState> workspaces_;

@@ -39,6 +39,7 @@
 // or `<client>:<role>:<contact>` where the policy's read filter names contact.id.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -113,6 +114,16 @@ inline std::string comments_prefix(std::string_view ws, std::string_view db, std
 inline std::string comment_location(std::string_view ws, std::string_view comment) {
   return cat({"ci/", ws, "/", comment});
 }
+// The parts of a comment_location value "<db>/<record>/<order>"; nullopt when it is not one.
+struct CommentPlace {
+  std::string db, record, order;
+};
+inline std::optional<CommentPlace> comment_place(std::string_view location) {
+  const auto first = location.find('/'), last = location.rfind('/');
+  if (first == std::string_view::npos || first == last) return std::nullopt;
+  return CommentPlace{std::string(location.substr(0, first)), std::string(location.substr(first + 1, last - first - 1)),
+                      std::string(location.substr(last + 1))};
+}
 inline std::string client_comments_marker(std::string_view ws, std::string_view db) { return cat({"cc/", ws, "/", db}); }
 inline std::string set_comments_prefix(std::string_view ws, std::string_view set, std::string_view db,
                                        std::string_view record) {
@@ -160,8 +171,11 @@ inline std::string history(std::string_view ws, std::string_view db, std::string
 }  // namespace apexloop::keys
 
 // Files (issue 5), kept by projector/src/files.cpp and read by the query service's downloads:
-//   file/<ws>/<file>             {id, database, record_id, column, name, size, content_type, sha256,
-//                                uploaded_at, uploaded_by}: where a file is attached and its blob
+//   file/<ws>/<file>             {id, database, record_id, column | comment_id, name, size,
+//                                content_type, sha256, uploaded_at, uploaded_by}: where a live file
+//                                is attached and its blob (file.removed deletes it)
+// A comment's files are listed in the comment itself (cm/ and its set copies): `files`, present
+// while it has any, [{id, name, size, content_type}] in upload order.
 namespace apexloop::keys {
 inline std::string file(std::string_view ws, std::string_view id) { return cat({"file/", ws, "/", id}); }
 }  // namespace apexloop::keys
