@@ -3,7 +3,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
@@ -455,15 +457,29 @@ struct Server::Impl {
   // stream waiting on Kafka must not stall the reads beside it. Two streams make progress at a
   // time; more wait their turn.
   net::thread_pool blocking{2};
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // One io_context per serving thread, each run by that thread alone: a connection lives on
+  // one of them from accept to close, so its handlers never need a strand (no lock, no shared
+  // executor state per operation). Connections are dealt out in turn.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep;
+  std::size_t next = 0;
+  tcp::acceptor acceptor;
   std::vector<std::thread> threads;
 
+  static std::vector<std::unique_ptr<net::io_context>> make_iocs(int n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+
   Impl(ServerOptions o, Handler h, HttpMetrics& m)
-      : opts(std::move(o)), handler(std::move(h)), metrics(m), ioc(opts.threads) {}
+      : opts(std::move(o)), handler(std::move(h)), metrics(m), iocs(make_iocs(opts.threads)), acceptor(*iocs[0]) {
+    for (auto& ioc : iocs) keep.push_back(net::make_work_guard(*ioc));
+  }
 
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    net::io_context& home = *iocs[next++ % iocs.size()];
+    acceptor.async_accept(home, [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         std::make_shared<Session>(std::move(socket), opts, handler, streamed, metrics, limiter, blocking)->run();
@@ -490,13 +506,15 @@ std::uint16_t Server::start() {
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen(net::socket_base::max_listen_connections);
   impl_->accept();
-  for (int i = 0; i < impl_->opts.threads; ++i) {
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (auto& ioc : impl_->iocs) {
+    impl_->threads.emplace_back([&ioc = *ioc] { ioc.run(); });
   }
   return impl_->acceptor.local_endpoint().port();
 }
 
-void Server::stop() { impl_->ioc.stop(); }
+void Server::stop() {
+  for (auto& ioc : impl_->iocs) ioc->stop();
+}
 
 void Server::wait() {
   for (auto& t : impl_->threads) {
