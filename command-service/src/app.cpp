@@ -901,26 +901,19 @@ struct CommandApp::Impl {
 
   void samples(std::string& out) {
     std::lock_guard lock(stats_mu);
-    out += "# TYPE apexloop_command_events_appended_total counter\n";
-    write_sample(out, "apexloop_command_events_appended_total", "", static_cast<double>(appended));
-    out += "# TYPE apexloop_command_append_failures_total counter\n";
-    write_sample(out, "apexloop_command_append_failures_total", "", static_cast<double>(append_failures));
-    out += "# HELP apexloop_command_rebuild_events Events folded into the write model at the last rebuild.\n";
-    out += "# TYPE apexloop_command_rebuild_events gauge\n";
-    write_sample(out, "apexloop_command_rebuild_events", "", static_cast<double>(rebuild_events));
-    out += "# TYPE apexloop_command_ready gauge\n";
-    write_sample(out, "apexloop_command_ready", "", ready ? 1.0 : 0.0);
-    out += "# HELP apexloop_command_blob_sweeps_total Blob sweeps completed.\n";
-    out += "# TYPE apexloop_command_blob_sweeps_total counter\n";
-    write_sample(out, "apexloop_command_blob_sweeps_total", "", static_cast<double>(blob_sweeps));
-    out += "# TYPE apexloop_command_blob_sweep_failures_total counter\n";
-    write_sample(out, "apexloop_command_blob_sweep_failures_total", "", static_cast<double>(blob_sweep_failures));
-    out += "# HELP apexloop_command_blobs_removed_total Blobs the sweep removed: bytes no live file held any more.\n";
-    out += "# TYPE apexloop_command_blobs_removed_total counter\n";
-    write_sample(out, "apexloop_command_blobs_removed_total", "", static_cast<double>(blobs_removed));
-    out += "# TYPE apexloop_command_blob_bytes_removed_total counter\n";
-    write_sample(out, "apexloop_command_blob_bytes_removed_total", "", static_cast<double>(blob_bytes_removed));
+    write_metric(out, "apexloop_command_events_appended_total", "counter", "", static_cast<double>(appended));
+    write_metric(out, "apexloop_command_append_failures_total", "counter", "", static_cast<double>(append_failures));
+    write_metric(out, "apexloop_command_rebuild_events", "gauge",
+                 "Events folded into the write model at the last rebuild.", static_cast<double>(rebuild_events));
+    write_metric(out, "apexloop_command_ready", "gauge", "", ready ? 1.0 : 0.0);
+    write_metric(out, "apexloop_command_blob_sweeps_total", "counter", "Blob sweeps completed.",
+                 static_cast<double>(blob_sweeps));
+    write_metric(out, "apexloop_command_blob_sweep_failures_total", "counter", "", static_cast<double>(blob_sweep_failures));
+    write_metric(out, "apexloop_command_blobs_removed_total", "counter",
+                 "Blobs the sweep removed: bytes no live file held any more.", static_cast<double>(blobs_removed));
+    write_metric(out, "apexloop_command_blob_bytes_removed_total", "counter", "", static_cast<double>(blob_bytes_removed));
   }
+
 };
 
 CommandApp::CommandApp(CommandConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}

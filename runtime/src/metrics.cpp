@@ -12,6 +12,22 @@ void write_sample(std::string& out, std::string_view name, std::string_view labe
   }
 }
 
+void write_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help, double value) {
+  if (!help.empty()) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += '\n';
+  }
+  out += "# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  write_sample(out, name, "", value);
+}
+
 void HttpMetrics::observe(const std::string& method, const std::string& route, unsigned status,
                           double seconds) {
   std::lock_guard lock(mu_);

@@ -1,4 +1,5 @@
 #include "apexloop/runtime/http.hpp"
+#include "apexloop/runtime/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +9,15 @@ namespace {
 Request make(bhttp::verb method, std::string target) {
   Request req{method, target, 11};
   return req;
+}
+
+TEST(Metrics, AMetricIsItsHelpTypeAndSample) {
+  std::string out;
+  write_metric(out, "apexloop_x_total", "counter", "Things counted.", 3);
+  write_metric(out, "apexloop_ready", "gauge", "", 1);
+  EXPECT_EQ(out,
+            "# HELP apexloop_x_total Things counted.\n# TYPE apexloop_x_total counter\napexloop_x_total 3\n"
+            "# TYPE apexloop_ready gauge\napexloop_ready 1\n");
 }
 
 TEST(Target, SplitsAndDecodes) {
