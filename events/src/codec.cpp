@@ -41,10 +41,12 @@ std::unexpected<DecodeFailure> bad(std::string detail) {
   return std::unexpected(DecodeFailure{DecodeError::not_an_envelope, std::move(detail)});
 }
 
-bool take_string(const Json& obj, std::string_view key, std::string& out) {
-  const Json* v = obj.find(key);
-  if (v == nullptr || !v->is_string()) return false;
-  out = v->as_string();
+// Moves a string member out of a parsed object (which the caller is done with).
+bool take_string(Json& obj, std::string_view key, std::string& out) {
+  if (!obj.is_object()) return false;
+  auto it = obj.as_object().find(key);
+  if (it == obj.as_object().end() || !it->second.is_string()) return false;
+  out = std::move(it->second.as_string());
   return true;
 }
 
@@ -55,7 +57,7 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   if (!parsed) {
     return std::unexpected(DecodeFailure{DecodeError::malformed_json, std::string(to_string(parsed.error()))});
   }
-  const Json& j = *parsed;
+  Json& j = *parsed;
   if (!j.is_object()) return bad("an event is a JSON object");
   Envelope e;
   std::string at;
@@ -74,9 +76,9 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   auto ts = parse_timestamp(at);
   if (!ts) return bad("bad at: " + ts.error());
   e.at = *ts;
-  const Json* actor = j.find("actor");
-  if (actor == nullptr || !take_string(*actor, "kind", e.actor.kind) ||
-      !take_string(*actor, "id", e.actor.id)) {
+  auto actor = j.as_object().find("actor");
+  if (actor == j.as_object().end() || !take_string(actor->second, "kind", e.actor.kind) ||
+      !take_string(actor->second, "id", e.actor.id)) {
     return bad("bad actor");
   }
   const Json* data = j.find("data");

@@ -46,6 +46,7 @@ class Json {
     return is_int() ? static_cast<double>(as_int()) : std::get<double>(v_);
   }
   [[nodiscard]] const std::string& as_string() const { return std::get<std::string>(v_); }
+  [[nodiscard]] std::string& as_string() { return std::get<std::string>(v_); }
   [[nodiscard]] const Array& as_array() const { return std::get<Array>(v_); }
   [[nodiscard]] Array& as_array() { return std::get<Array>(v_); }
   [[nodiscard]] const Object& as_object() const { return std::get<Object>(v_); }
