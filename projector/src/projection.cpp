@@ -487,11 +487,25 @@ class Step {
           auto old = std::find(old_sets.begin(), old_sets.end(), s);
           const SetRule old_rule = old == old_sets.end() || old_db == nullptr ? SetRule{} : rule_of(before, *old, *old_db);
           const SetRule rule = rule_of(ws_, s, *db);
+          // What the set holds now, walked in step with the client's records (both in creation
+          // order): whether a record was in the set is whether it holds a row for it, and a row
+          // that comes out the same (a change of write rights, say) is not written again.
+          std::vector<std::pair<std::string, std::string>> held;
+          if (old_rule.policy != nullptr) {
+            const std::string list = keys::list_prefix(ws_.id, s.id, db_key);
+            kv_.scan(list, [&](std::string_view key, std::string_view bytes) {
+              held.emplace_back(key.substr(list.size()), bytes);
+            });
+          }
+          auto next_held = held.begin();
           kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
             auto rec = StoredRecord::decode(bytes);
             if (!rec) throw std::runtime_error("corrupt record in " + db_key);
-            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
-            if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars))) reproject_referrers(client, db_key, rec->id);
+            while (next_held != held.end() && next_held->first < rec->order) ++next_held;
+            const std::string* shown = next_held != held.end() && next_held->first == rec->order ? &next_held->second : nullptr;
+            if (place(s, rule, *db, *rec, shown != nullptr, visible(rule, *db, *rec, s.vars), shown)) {
+              reproject_referrers(client, db_key, rec->id);
+            }
           });
         }
         route_contacts(before, client, role, db_key, new_sets);
@@ -507,8 +521,10 @@ class Step {
   }
 
   // Puts or removes one record in one set; answers whether its visibility there changed.
+  // `shown` is what the set holds for the record now, when the caller has it at hand: a row whose
+  // bytes come out the same is not written again.
   bool place(const PrincipalSet& set, const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, bool was,
-             bool is) {
+             bool is, const std::string* shown = nullptr) {
     const std::string l_key = keys::list_prefix(ws_.id, set.id, db.key) + rec.order;
     if (is) {
       // An edit of a column the set cannot read changes nothing here, not even version or
@@ -520,7 +536,7 @@ class Step {
       };
       std::string served, scratch;
       append_served(served, rec, shown_to_set(rule, db, rec, scratch), keep);
-      kv_.put(l_key, served);
+      if (shown == nullptr || *shown != served) kv_.put(l_key, served);
       place_views(set, db, rec.order, &served);
     } else if (was) {
       kv_.del(l_key);

@@ -134,6 +134,43 @@ class OneThreadKv final : public KvView {
   MapKv map;
 };
 
+// Counts the rows written into principal sets' lists.
+class CountingKv final : public KvView {
+ public:
+  std::optional<std::string> get(std::string_view key) override { return map.get(key); }
+  void put(std::string_view key, std::string_view value) override {
+    if (key.find("/l/") != std::string_view::npos && key.starts_with("pv/")) ++list_puts;
+    map.put(key, value);
+  }
+  void del(std::string_view key) override { map.del(key); }
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
+    map.scan(prefix, fn);
+  }
+  MapKv map;
+  int list_puts = 0;
+};
+
+TEST_F(AccessProjection, APolicyChangeThatLeavesEveryRowAsItWasWritesNoRow) {
+  Projection p;
+  CountingKv counting;
+  for (const auto& [e, at] : log) ASSERT_TRUE(p.apply(e, at, counting).has_value()) << e.type;
+  const std::string acme_before = fields(kAcmeSet, "tickets", t1);
+  // The same read rule, with a writable column: what each set is sent does not change.
+  auto change = *decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets",
+                                   parse(R"({"read":{"columns":["title","status","project"],"filter":{"field":"status","op":"ne","value":"draft"}},)"
+                                         R"("write":{"columns":["status"]}})"));
+  commit(change);
+  counting.list_puts = 0;
+  ASSERT_TRUE(p.apply(log.back().first, log.back().second, counting).has_value());
+  EXPECT_EQ(counting.list_puts, 0);
+  EXPECT_EQ(fields(kAcmeSet, "tickets", t1), acme_before);
+  // A change that does alter the rows writes them.
+  commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets", parse(R"({"read":{"columns":["title"]}})")));
+  ASSERT_TRUE(p.apply(log.back().first, log.back().second, counting).has_value());
+  EXPECT_GT(counting.list_puts, 0);
+  EXPECT_EQ(counting.map.data, kv.data) << "the counted projection and the fixture's agree";
+}
+
 TEST_F(AccessProjection, ReprojectingOnTwoThreadsWritesWhatOneThreadWrites) {
   // Type-wide changes touch both clients, so each one is rebuilt on its own fork.
   ASSERT_TRUE(kv.fork() != nullptr);
