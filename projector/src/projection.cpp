@@ -488,8 +488,8 @@ class Step {
           const SetRule old_rule = old == old_sets.end() || old_db == nullptr ? SetRule{} : rule_of(before, *old, *old_db);
           const SetRule rule = rule_of(ws_, s, *db);
           // What the set holds now, walked in step with the client's records (both in creation
-          // order): whether a record was in the set is whether it holds a row for it, and a row
-          // that comes out the same (a change of write rights, say) is not written again.
+          // order): a row that comes out the same (a change of write rights, say) is not written
+          // again.
           std::vector<std::pair<std::string, std::string>> held;
           if (old_rule.policy != nullptr) {
             const std::string list = keys::list_prefix(ws_.id, s.id, db_key);
@@ -503,7 +503,8 @@ class Step {
             if (!rec) throw std::runtime_error("corrupt record in " + db_key);
             while (next_held != held.end() && next_held->first < rec->order) ++next_held;
             const std::string* shown = next_held != held.end() && next_held->first == rec->order ? &next_held->second : nullptr;
-            if (place(s, rule, *db, *rec, shown != nullptr, visible(rule, *db, *rec, s.vars), shown)) {
+            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
+            if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars), shown)) {
               reproject_referrers(client, db_key, rec->id);
             }
           });
