@@ -455,12 +455,9 @@ struct CommandApp::Impl {
                          Answer answer) {
     auto p = caller(req, f);
     if (!p) return std::move(p.error());
-    Json body;
-    if (has_body) {
-      auto parsed = json_body(req);
-      if (!parsed) return std::move(parsed.error());
-      body = std::move(*parsed);
-    }
+    auto parsed = has_body ? json_body(req) : std::expected<Json, Response>(Json());
+    if (!parsed) return std::move(parsed.error());
+    Json body = std::move(*parsed);
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
       auto drafts = decide(ws, body);
       if (!drafts) return command_error(req, drafts.error());
@@ -732,12 +729,9 @@ struct CommandApp::Impl {
                            std::string_view id_member = "comment_id") {
     auto p = caller(req, Function::write_records);
     if (!p) return std::move(p.error());
-    Json body;
-    if (has_body) {
-      auto parsed = json_body(req);
-      if (!parsed) return std::move(parsed.error());
-      body = std::move(*parsed);
-    }
+    auto parsed = has_body ? json_body(req) : std::expected<Json, Response>(Json());
+    if (!parsed) return std::move(parsed.error());
+    Json body = std::move(*parsed);
     return write(req, *p, [&](const WorkspaceState& ws, auto&& commit) -> Response {
       const Commenter who{p->kind, p->id, p->kind == "contact" ? ws.active_contact(p->id) : nullptr};
       auto drafts = decide(ws, who, body);

@@ -39,6 +39,20 @@ std::int64_t applied(std::uint16_t port) {
   return n;
 }
 
+// Runs `deploy/replay.sh --verify` against the stack's live store: its exit status, and what it
+// printed in `report`.
+int replay_verify(const Stack& stack, std::string& report) {
+  const std::string out = stack.dir + "/replay-verify.txt";
+  Process verify("replay", {APEXLOOP_REPLAY_SCRIPT, "--verify"},
+                 {{"KAFKA_BOOTSTRAP", stack.bootstrap}, {"APEXLOOP_TOPIC", stack.topic},
+                  {"APEXLOOP_DATA_DIR", stack.dir + "/data"}, {"APEXLOOP_PROJECTOR_BIN", APEXLOOP_PROJECTOR_BIN},
+                  {"TMPDIR", stack.dir}},
+                 out);
+  const int status = verify.wait(60s);
+  report = read_file(out);
+  return status;
+}
+
 // What the writers were told: record id -> the version its last acknowledged write made.
 struct Acknowledged {
   std::mutex mu;
@@ -161,14 +175,8 @@ TEST(Crash, ProjectorKilledAtRandomUnderLoadLosesNothingAndAppliesNothingTwice) 
   EXPECT_NE(metrics.find("apexloop_kafka_consumer_lag{partition="), std::string::npos);
 
   // A clean replay to the live projector's offsets is byte-identical (deploy/replay.sh --verify).
-  const std::string out = stack.dir + "/replay-verify.txt";
-  Process verify("replay", {APEXLOOP_REPLAY_SCRIPT, "--verify"},
-                 {{"KAFKA_BOOTSTRAP", stack.bootstrap}, {"APEXLOOP_TOPIC", stack.topic},
-                  {"APEXLOOP_DATA_DIR", stack.dir + "/data"}, {"APEXLOOP_PROJECTOR_BIN", APEXLOOP_PROJECTOR_BIN},
-                  {"TMPDIR", stack.dir}},
-                 out);
-  EXPECT_EQ(verify.wait(60s), 0) << read_file(out);
-  const std::string report = read_file(out);
+  std::string report;
+  EXPECT_EQ(replay_verify(stack, report), 0) << report;
   std::smatch live, replay;
   ASSERT_TRUE(std::regex_search(report, live, std::regex(R"(live +([0-9a-f]{64}))"))) << report;
   ASSERT_TRUE(std::regex_search(report, replay, std::regex(R"(replay +([0-9a-f]{64}))"))) << report;
@@ -198,14 +206,9 @@ TEST(Crash, ReplayVerifyReportsReadModelsThatDifferFromTheLog) {
     std::unique_ptr<rocksdb::DB> db(raw);
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "ws/drift", "x").ok());
   }
-  const std::string out = stack.dir + "/replay-verify.txt";
-  Process verify("replay", {APEXLOOP_REPLAY_SCRIPT, "--verify"},
-                 {{"KAFKA_BOOTSTRAP", stack.bootstrap}, {"APEXLOOP_TOPIC", stack.topic},
-                  {"APEXLOOP_DATA_DIR", stack.dir + "/data"}, {"APEXLOOP_PROJECTOR_BIN", APEXLOOP_PROJECTOR_BIN},
-                  {"TMPDIR", stack.dir}},
-                 out);
-  EXPECT_EQ(verify.wait(60s), 1) << read_file(out);
-  EXPECT_NE(read_file(out).find("DIFFERENT"), std::string::npos) << read_file(out);
+  std::string report;
+  EXPECT_EQ(replay_verify(stack, report), 1) << report;
+  EXPECT_NE(report.find("DIFFERENT"), std::string::npos) << report;
 }
 
 }  // namespace
