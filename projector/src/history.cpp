@@ -1,13 +1,10 @@
 #include "apexloop/projector/history.hpp"
 
-#include <fmt/format.h>
-
 #include "apexloop/core/access.hpp"
 #include "apexloop/projector/keys.hpp"
 
 namespace apexloop {
 
-std::string keys::history_seq(std::uint64_t seq) { return fmt::format("{:016x}", seq); }
 
 namespace projector {
 namespace {

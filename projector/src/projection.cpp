@@ -1,7 +1,5 @@
 #include "apexloop/projector/projection.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -15,8 +13,6 @@
 #include "apexloop/projector/stored_record.hpp"
 
 namespace apexloop {
-
-std::string keys::order_key(std::int64_t offset) { return fmt::format("{:016x}", offset); }
 
 namespace projector {
 
@@ -295,6 +291,18 @@ Shown shown_to_set(const SetRule& rule, const DatabaseDef& db, const StoredRecor
 // sees what the set is shown, as the command service's decisions do.
 bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, const PrincipalVars& vars) {
   if (rule.policy == nullptr) return false;
+  // Without a filter the rule is ownership alone, read off the owner's JSON text when it has no
+  // escapes (ours never do): no parse, no allocation, the answer may_read would give.
+  if (!rule.policy->read_filter && !vars.client_id.empty()) {
+    const ColumnDef* owner = owner_column(db);
+    const std::string* text = owner == nullptr ? nullptr : rec.field(owner->key);
+    if (owner == nullptr || text == nullptr) return false;
+    const std::string_view t(*text);
+    if (t.find('\\') == std::string_view::npos) {
+      return t.size() == vars.client_id.size() + 2 && t.front() == '"' && t.back() == '"' &&
+             t.substr(1, vars.client_id.size()) == vars.client_id;
+    }
+  }
   const Json::Object fields = rec.parse_fields(rule.inputs);
   std::string scratch;
   const Shown shown = shown_to_set(rule, db, rec, scratch);
@@ -317,6 +325,31 @@ bool client_visible(std::string_view comment) {
 const Attached kCommentsKind{keys::comments_prefix, keys::set_comments_prefix, keys::client_comments_marker, client_visible};
 const Attached kApprovalsKind{keys::approvals_prefix, keys::set_approvals_prefix, keys::approvals_marker,
                               [](std::string_view) { return true; }};
+
+// A set's rows as held before a re-projection, each with its order key, back to back in one
+// buffer, in key order.
+class HeldRows {
+ public:
+  void add(std::string_view order, std::string_view row) {
+    entries_.push_back({bytes_.size(), order.size(), row.size()});
+    bytes_ += order;
+    bytes_ += row;
+  }
+  std::size_t size() const { return entries_.size(); }
+  std::string_view order(std::size_t i) const {
+    return std::string_view(bytes_).substr(entries_[i].at, entries_[i].order);
+  }
+  std::string_view row(std::size_t i) const {
+    return std::string_view(bytes_).substr(entries_[i].at + entries_[i].order, entries_[i].row);
+  }
+
+ private:
+  struct Entry {
+    std::size_t at, order, row;
+  };
+  std::string bytes_;
+  std::vector<Entry> entries_;
+};
 
 // What one event does to one workspace's read models.
 //
@@ -489,23 +522,25 @@ class Step {
           const SetRule rule = rule_of(ws_, s, *db);
           // What the set holds now, walked in step with the client's records (both in creation
           // order): a row that comes out the same (a change of write rights, say) is not written
-          // again.
-          std::vector<std::pair<std::string, std::string>> held;
+          // again. Each record is decoded into the same StoredRecord: a scan of many records
+          // allocates next to nothing.
+          HeldRows held;
           if (old_rule.policy != nullptr) {
             const std::string list = keys::list_prefix(ws_.id, s.id, db_key);
             kv_.scan(list, [&](std::string_view key, std::string_view bytes) {
-              held.emplace_back(key.substr(list.size()), bytes);
+              held.add(key.substr(list.size()), bytes);
             });
           }
-          auto next_held = held.begin();
+          std::size_t next_held = 0;
+          StoredRecord rec;
           kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
-            auto rec = StoredRecord::decode(bytes);
-            if (!rec) throw std::runtime_error("corrupt record in " + db_key);
-            while (next_held != held.end() && next_held->first < rec->order) ++next_held;
-            const std::string* shown = next_held != held.end() && next_held->first == rec->order ? &next_held->second : nullptr;
-            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, *rec);
-            if (place(s, rule, *db, *rec, was, visible(rule, *db, *rec, s.vars), shown)) {
-              reproject_referrers(client, db_key, rec->id);
+            if (!StoredRecord::decode_into(bytes, rec)) throw std::runtime_error("corrupt record in " + db_key);
+            while (next_held < held.size() && held.order(next_held) < rec.order) ++next_held;
+            std::optional<std::string_view> shown;
+            if (next_held < held.size() && held.order(next_held) == rec.order) shown = held.row(next_held);
+            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, rec);
+            if (place(s, rule, *db, rec, was, visible(rule, *db, rec, s.vars), shown)) {
+              reproject_referrers(client, db_key, rec.id);
             }
           });
         }
@@ -525,8 +560,10 @@ class Step {
   // `shown` is what the set holds for the record now, when the caller has it at hand: a row whose
   // bytes come out the same is not written again.
   bool place(const PrincipalSet& set, const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, bool was,
-             bool is, const std::string* shown = nullptr) {
-    const std::string l_key = keys::list_prefix(ws_.id, set.id, db.key) + rec.order;
+             bool is, std::optional<std::string_view> shown = std::nullopt) {
+    // Built in buffers the Step keeps: a re-projection places every record of a client.
+    std::string& l_key = place_key_;
+    keys::list_row(l_key, ws_.id, set.id, db.key, rec.order);
     if (is) {
       // An edit of a column the set cannot read changes nothing here, not even version or
       // updated_at: the bytes stay as they were (issue 5).
@@ -535,9 +572,11 @@ class Step {
         const ColumnDef* col = db.column(key);
         return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
       };
-      std::string served, scratch;
+      std::string& served = place_row_;
+      served.clear();
+      std::string scratch;
       append_served(served, rec, shown_to_set(rule, db, rec, scratch), keep);
-      if (shown == nullptr || *shown != served) kv_.put(l_key, served);
+      if (shown != served) kv_.put(l_key, served);
       place_views(set, db, rec.order, &served);
     } else if (was) {
       kv_.del(l_key);
@@ -790,6 +829,7 @@ class Step {
   };
   std::vector<AttachedMemo> attached_in_;
   std::optional<std::string> notice_order_;  // set for events that notify
+  std::string place_key_, place_row_;        // place()'s key and row (it does not nest)
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.

@@ -3,8 +3,13 @@
 #include <rocksdb/db.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "apexloop/projector/store.hpp"
 
@@ -46,6 +51,80 @@ bool reached(const Offsets& have, const Offsets& until) {
   return true;
 }
 
+// Batches read and decoded on one thread and projected on another: decoding the next batch
+// overlaps projecting this one. At most `kDepth` batches wait.
+class DecodedFeed {
+ public:
+  static constexpr std::size_t kDepth = 4;
+
+  // False once the reader has stopped the feed.
+  bool push(std::vector<DecodedMessage> batch) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return stopped_ || ready_.size() < kDepth; });
+    if (stopped_) return false;
+    ready_.push_back(std::move(batch));
+    changed_.notify_all();
+    return true;
+  }
+  // The end: the log has reached `until` (error empty), or it cannot be read.
+  void end(std::string error = {}) {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    error_ = std::move(error);
+    changed_.notify_all();
+  }
+  // The next batch; an empty one at the end, or the writer's error.
+  std::expected<std::vector<DecodedMessage>, std::string> pop() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return !ready_.empty() || ended_; });
+    if (ready_.empty()) {
+      if (!error_.empty()) return std::unexpected(error_);
+      return std::vector<DecodedMessage>{};
+    }
+    auto batch = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+  void stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::vector<DecodedMessage>> ready_;
+  bool ended_ = false, stopped_ = false;
+  std::string error_;
+};
+
+// Reads the log from `from` until every partition reaches `until` (only what lies before it),
+// decoding as it goes.
+void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, DecodedFeed& feed) {
+  auto last_progress = std::chrono::steady_clock::now();
+  while (!reached(from, until)) {
+    auto batch = consumer.poll(2000, 200ms);
+    // Only what lies before `until`: the replayed store must stop exactly where the other did.
+    std::erase_if(batch, [&](const events::Message& m) {
+      auto it = until.find(m.position.partition);
+      return it == until.end() || m.position.offset >= it->second;
+    });
+    if (batch.empty()) {
+      if (std::chrono::steady_clock::now() - last_progress > 60s) return feed.end("the log stopped answering");
+      continue;
+    }
+    last_progress = std::chrono::steady_clock::now();
+    for (const auto& m : batch) {
+      auto& next = from[m.position.partition];
+      next = std::max(next, m.position.offset + 1);
+    }
+    if (!feed.push(decode(batch))) return;
+  }
+  feed.end();
+}
+
 }  // namespace
 
 std::expected<ReplayResult, std::string> replay_until(const std::string& data_dir, const events::KafkaConfig& kafka,
@@ -53,7 +132,9 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   std::filesystem::create_directories(data_dir);
   // No write-ahead log while rebuilding: the log being replayed is the store's log. A replay cut
   // short resumes from its last flush; the finished one is flushed whole before it is hashed.
-  auto store = ReadModelStore::open(data_dir + "/readmodel", {.write_ahead_log = false, .write_buffer_bytes = 256u << 20});
+  // Nor compaction: the projector that serves the store next compacts it.
+  auto store = ReadModelStore::open(data_dir + "/readmodel",
+                                    {.write_ahead_log = false, .write_buffer_bytes = 256u << 20, .compact = false});
   if (!store) return std::unexpected(store.error());
   ReplayResult result;
   const auto started = std::chrono::steady_clock::now();
@@ -61,29 +142,33 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
     auto consumer = events::Consumer::create(kafka, "apexloop-replay");
     if (!consumer) return std::unexpected(consumer.error());
     if (auto a = (*consumer)->assign_all((*store)->offsets(), 10s); !a) return std::unexpected(a.error());
-    auto last_progress = std::chrono::steady_clock::now();
-    while (!reached((*store)->offsets(), until)) {
-      const auto polled = std::chrono::steady_clock::now();
-      auto batch = (*consumer)->poll(2000, 200ms);
-      result.consuming_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - polled).count();
-      // Only what lies before `until`: the replayed store must stop exactly where the other did.
-      std::erase_if(batch, [&](const events::Message& m) {
-        auto it = until.find(m.position.partition);
-        return it == until.end() || m.position.offset >= it->second;
-      });
-      if (batch.empty()) {
-        if (std::chrono::steady_clock::now() - last_progress > 60s) return std::unexpected("the log stopped answering");
-        continue;
+    DecodedFeed feed;
+    std::thread reader([&] { read_log(**consumer, (*store)->offsets(), until, feed); });
+    std::string failed;
+    for (;;) {
+      const auto waiting = std::chrono::steady_clock::now();
+      auto batch = feed.pop();
+      result.consuming_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+      if (!batch) {
+        failed = batch.error();
+        break;
       }
-      last_progress = std::chrono::steady_clock::now();
-      auto stats = (*store)->apply(batch);
-      if (!stats) return std::unexpected(stats.error());
+      if (batch->empty()) break;
+      auto stats = (*store)->apply_decoded(std::move(*batch));
+      if (!stats) {
+        failed = stats.error();
+        break;
+      }
       result.events += stats->applied + stats->rejected;
       result.projecting_secs += stats->projecting_secs;
       result.writing_secs += stats->writing_secs;
     }
+    feed.stop();
+    reader.join();
+    if (!failed.empty()) return std::unexpected(failed);
   }
   if (auto f = (*store)->flush(); !f) return std::unexpected(f.error());
+  result.rocksdb_secs = (*store)->write_secs();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.state = StoreState{hash_read_models(*(*store)->db()), read_offsets(*(*store)->db())};
   return result;

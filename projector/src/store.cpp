@@ -10,8 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <future>
+#include <memory_resource>
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
@@ -20,31 +23,74 @@
 namespace apexloop::projector {
 namespace {
 
-using Pending = std::map<std::string, std::optional<std::string>, std::less<>>;
-using PendingRun = std::vector<std::pair<std::string, std::optional<std::string>>>;
+using Slot = std::optional<std::string_view>;  // a value, or nullopt for a deletion
+using PendingRun = std::vector<std::pair<std::string_view, Slot>>;
 
-// The pending entry for `key` in `pending`, made if missing. Writes mostly come in key order
-// within a family of keys (a set's list, its views), so the entry right after `last` (the one
-// written last) is tried before searching the map.
-std::optional<std::string>& slot(Pending& pending, Pending::iterator& last, std::string_view key) {
-  if (last != pending.end() && std::string_view(last->first) < key) {
+}  // namespace
+
+// The writes of a batch not yet in RocksDB, in key order. Keys and values are copied into an
+// arena that lives as long as the map: a batch allocates a few big blocks, not three small ones
+// per write, and views into it stay valid while later writes come in.
+struct PendingWrites {
+  using Map = std::pmr::map<std::string_view, Slot, std::less<>>;
+  std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
+  Map entries{&arena};
+  std::vector<std::unique_ptr<PendingWrites>> adopted;  // joined forks: their arenas hold some entries
+  // The entry written last in each family of keys ("rc/", "ro/", "pv/", ...; told apart by their
+  // first two bytes, a collision only costs a search): see slot().
+  std::array<Map::iterator, 16> last;
+
+  PendingWrites() { last.fill(entries.end()); }
+  Map::iterator& last_for(std::string_view key) {
+    const unsigned a = key.empty() ? 0 : static_cast<unsigned char>(key[0]);
+    const unsigned b = key.size() < 2 ? 0 : static_cast<unsigned char>(key[1]);
+    return last[(a * 31 + b) % last.size()];
+  }
+  std::string_view copy(std::string_view s) {
+    if (s.empty()) return {};
+    char* p = static_cast<char*>(arena.allocate(s.size(), 1));
+    std::memcpy(p, s.data(), s.size());
+    return {p, s.size()};
+  }
+};
+
+namespace {
+
+using Pending = PendingWrites;
+
+// The pending entry for `key`, made if missing (its key copied into the arena unless `owned`
+// already lives as long). Writes mostly come in key order within a family of keys (a set's
+// list, its views; one record's keys after the last record's), so the entry right after the one
+// written last in the key's family is tried before searching the map.
+Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
+  auto& map = pending.entries;
+  auto& last = pending.last_for(key);
+  auto make = [&](Pending::Map::iterator hint) {
+    return map.emplace_hint(hint, owned ? key : pending.copy(key), Slot());
+  };
+  if (last != map.end() && last->first < key) {
     auto next = std::next(last);
-    if (next == pending.end() || key < std::string_view(next->first)) {
-      last = pending.emplace_hint(next, std::string(key), std::nullopt);
+    if (next == map.end() || key < next->first) {
+      last = make(next);
       return last->second;
     }
   }
-  auto it = pending.lower_bound(key);
-  if (it == pending.end() || it->first != key) it = pending.emplace_hint(it, std::string(key), std::nullopt);
+  auto it = map.lower_bound(key);
+  if (it == map.end() || it->first != key) it = make(it);
   last = it;
   return it->second;
+}
+
+void put(Pending& pending, std::string_view key, std::string_view value) {
+  Slot& s = slot(pending, key);
+  s = pending.copy(value);
 }
 
 // `over`'s entries under `prefix` laid over `under` (both in key order): `over` wins.
 PendingRun overlay(const Pending& over, std::string_view prefix, PendingRun under = {}) {
   PendingRun out;
   auto u = under.begin();
-  for (auto o = over.lower_bound(prefix); o != over.end() && std::string_view(o->first).starts_with(prefix); ++o) {
+  for (auto o = over.entries.lower_bound(prefix); o != over.entries.end() && o->first.starts_with(prefix); ++o) {
     for (; u != under.end() && u->first < o->first; ++u) out.push_back(std::move(*u));
     if (u != under.end() && u->first == o->first) ++u;
     out.emplace_back(o->first, o->second);
@@ -62,7 +108,9 @@ void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRu
   it.Seek(p);
   auto stored_in = [&] { return it.Valid() && it.key().starts_with(p); };
   while (stored_in() || m != mine.end()) {
-    const int order = !stored_in() ? 1 : m == mine.end() ? -1 : it.key().compare(rocksdb::Slice(m->first));
+    const int order = !stored_in()        ? 1
+                      : m == mine.end()   ? -1
+                                          : it.key().compare(rocksdb::Slice(m->first.data(), m->first.size()));
     if (order < 0) {
       fn(it.key().ToStringView(), it.value().ToStringView());
       it.Next();
@@ -91,16 +139,15 @@ class ForkKv final : public KvView {
  public:
   ForkKv(const BatchKv& batch, rocksdb::DB& db) : batch_(batch), db_(db) {}
   std::optional<std::string> get(std::string_view key) override;
-  void put(std::string_view key, std::string_view value) override { slot(pending_, last_, key).emplace(value); }
-  void del(std::string_view key) override { slot(pending_, last_, key).reset(); }
+  void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
+  void del(std::string_view key) override { slot(*pending_, key).reset(); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
 
  private:
   friend class BatchKv;
   const BatchKv& batch_;
   rocksdb::DB& db_;
-  Pending pending_;
-  Pending::iterator last_ = pending_.end();
+  std::unique_ptr<Pending> pending_ = std::make_unique<Pending>();
 };
 
 // The writes of one consumed batch, held in key order until they go to RocksDB in one
@@ -112,8 +159,8 @@ class BatchKv final : public KvView {
   // this batch's own writes (whether or not the store has it yet, it says the same).
   explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr) : db_(db), written_(written) {}
   std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
-  void put(std::string_view key, std::string_view value) override { slot(pending_, last_, key).emplace(value); }
-  void del(std::string_view key) override { slot(pending_, last_, key).reset(); }
+  void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
+  void del(std::string_view key) override { slot(*pending_, key).reset(); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
     // What `fn` sees is the view as it was when the scan began: `fn` may write, even under the
     // prefix, without disturbing the walk (the pending side is copied first; it is small).
@@ -137,42 +184,44 @@ class BatchKv final : public KvView {
   }
   std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_); }
   void join(KvView& forked) override {
+    // The fork's entries are taken as they are, its arena with them.
     auto& f = dynamic_cast<ForkKv&>(forked);
-    for (auto& [k, v] : f.pending_) slot(pending_, last_, k) = std::move(v);
-    f.pending_.clear();
-    f.last_ = f.pending_.end();
+    for (const auto& [k, v] : f.pending_->entries) slot(*pending_, k, true) = v;
+    pending_->adopted.push_back(std::exchange(f.pending_, std::make_unique<Pending>()));
   }
 
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
-    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    auto found = [](const Slot& s) { return s ? std::optional<std::string>(*s) : std::nullopt; };
+    if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return found(it->second);
     if (written_ != nullptr) {
-      if (auto it = written_->find(key); it != written_->end()) return it->second;
+      if (auto it = written_->entries.find(key); it != written_->entries.end()) return found(it->second);
     }
     return stored_get(db_, key);
   }
   PendingRun shared_pending(std::string_view prefix) const {
-    return written_ == nullptr ? overlay(pending_, prefix) : overlay(pending_, prefix, overlay(*written_, prefix));
+    return written_ == nullptr ? overlay(*pending_, prefix) : overlay(*pending_, prefix, overlay(*written_, prefix));
   }
 
   // Bytes the pending writes take in a WriteBatch (about), to size it once.
   std::size_t pending_bytes() const {
     std::size_t n = 64;
-    for (const auto& [k, v] : pending_) n += k.size() + (v ? v->size() : 0) + 12;
+    for (const auto& [k, v] : pending_->entries) n += k.size() + (v ? v->size() : 0) + 12;
     return n;
   }
   // Copies the pending writes into `batch`, in key order.
   void write_to(rocksdb::WriteBatch& batch) const {
-    for (const auto& [k, v] : pending_) {
-      const auto s = v ? batch.Put(k, *v) : batch.Delete(k);
+    for (const auto& [k, v] : pending_->entries) {
+      const rocksdb::Slice key(k.data(), k.size());
+      const auto s = v ? batch.Put(key, rocksdb::Slice(v->data(), v->size())) : batch.Delete(key);
       if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
     }
   }
   // The pending writes, taken (this view is done with).
-  Pending take() && {
+  std::unique_ptr<Pending> take() && {
     it_.reset();
-    last_ = pending_.end();
-    return std::move(pending_);
+    auto out = std::exchange(pending_, std::make_unique<Pending>());
+    return out;
   }
 
  private:
@@ -180,17 +229,18 @@ class BatchKv final : public KvView {
   const Pending* written_;
   std::unique_ptr<rocksdb::Iterator> it_;
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
-  Pending pending_;
-  Pending::iterator last_ = pending_.end();  // the entry written last
+  std::unique_ptr<Pending> pending_ = std::make_unique<Pending>();
 };
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
-  if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  if (auto it = pending_->entries.find(key); it != pending_->entries.end()) {
+    return it->second ? std::optional<std::string>(*it->second) : std::nullopt;
+  }
   return batch_.shared_get(key);
 }
 
 void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
-  const PendingRun mine = overlay(pending_, prefix, batch_.shared_pending(prefix));
+  const PendingRun mine = overlay(*pending_, prefix, batch_.shared_pending(prefix));
   std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
   merged_scan(*it, prefix, mine, fn);
 }
@@ -218,6 +268,7 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   o.memtable_prefix_bloom_size_ratio = 0.05;
   o.memtable_whole_key_filtering = true;
   o.write_buffer_size = options.write_buffer_bytes;
+  o.disable_auto_compactions = !options.compact;
   o.max_write_buffer_number = 4;
   o.IncreaseParallelism(2);
   return o;
@@ -274,7 +325,18 @@ rocksdb::DB* ReadModelStore::db() {
   return db_.get();
 }
 
+std::vector<DecodedMessage> decode(const std::vector<events::Message>& batch) {
+  std::vector<DecodedMessage> out;
+  out.reserve(batch.size());
+  for (const auto& m : batch) out.push_back({m.position, events::decode(m.value)});
+  return out;
+}
+
 std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<events::Message>& batch) {
+  return apply_decoded(decode(batch));
+}
+
+std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector<DecodedMessage>&& batch) {
   if (!failed_.empty()) return std::unexpected(failed_);
   BatchStats stats;
   const auto t0 = std::chrono::steady_clock::now();
@@ -289,7 +351,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
         continue;
       }
       next[m.position.partition] = m.position.offset + 1;
-      auto e = events::decode(m.value);
+      const auto& e = m.event;
       if (!e) {
         ++stats.rejected;
         spdlog::error("event=event_rejected position={} reason=\"{}\"", to_string(m.position), e.error().detail);
@@ -320,11 +382,13 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
   const auto t1 = std::chrono::steady_clock::now();
   // Batches reach RocksDB one at a time and in order: the previous one first.
   if (auto done = sync(); !done) return std::unexpected(done.error());
-  written_ = std::make_unique<const Pending>(std::move(kv).take());
+  written_ = std::move(kv).take();
   rocksdb::WriteOptions wo;
   wo.disableWAL = !options_.write_ahead_log;
-  writing_ = std::async(std::launch::async, [db = db_.get(), write, wo] {
+  writing_ = std::async(std::launch::async, [db = db_.get(), write, wo, &spent = write_secs_] {
+    const auto t = std::chrono::steady_clock::now();
     const auto s = db->Write(wo, write.get());
+    spent += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();  // read after sync()
     return s.ok() ? std::string() : "rocksdb write: " + s.ToString();
   });
   stats.projecting_secs = std::chrono::duration<double>(t1 - t0).count();

@@ -58,11 +58,17 @@ class Reader {
 
 // Field values as stored are JSON text we wrote ourselves; the common scalars are read without a
 // full parse.
-std::optional<Json> parse_value(std::string_view text) {
+// The characters of a JSON string without escapes, read straight off its text.
+std::optional<std::string_view> plain_string(std::string_view text) {
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"' &&
       text.substr(1, text.size() - 2).find_first_of("\\\"") == std::string_view::npos) {
-    return Json(text.substr(1, text.size() - 2));
+    return text.substr(1, text.size() - 2);
   }
+  return std::nullopt;
+}
+
+std::optional<Json> parse_value(std::string_view text) {
+  if (auto plain = plain_string(text)) return Json(*plain);
   if (!text.empty() && (text.front() == '-' || (text.front() >= '0' && text.front() <= '9'))) {
     std::int64_t n = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -100,6 +106,7 @@ void StoredRecord::set_field(std::string_view key, const std::optional<Json>& va
 std::string StoredRecord::string_field(std::string_view key) const {
   const std::string* text = field(key);
   if (text == nullptr) return "";
+  if (auto plain = plain_string(*text)) return std::string(*plain);
   auto v = parse_value(*text);
   return v && v->is_string() ? v->as_string() : "";
 }
@@ -140,40 +147,47 @@ std::string StoredRecord::encode() const {
 }
 
 std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
-  const bool stamped = bytes.starts_with(kMagic);
-  if (!stamped && !bytes.starts_with(kMagicUnstamped)) return std::nullopt;
-  Reader in(bytes.substr(kMagic.size()));
   StoredRecord r;
+  if (!decode_into(bytes, r)) return std::nullopt;
+  return r;
+}
+
+bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
+  const bool stamped = bytes.starts_with(kMagic);
+  if (!stamped && !bytes.starts_with(kMagicUnstamped)) return false;
+  Reader in(bytes.substr(kMagic.size()));
   std::uint32_t n = 0;
   if (!in.bytes(r.id) || !in.bytes(r.created_at) || !in.bytes(r.updated_at) || !in.bytes(r.order) ||
       !in.u64(r.version) || !in.u32(n)) {
-    return std::nullopt;
+    return false;
   }
   // Every field takes at least 8 bytes, so a corrupt count cannot make us reserve gigabytes.
-  if (n > bytes.size() / 8) return std::nullopt;
+  if (n > bytes.size() / 8) return false;
   r.fields.resize(n);
   for (auto& [k, v] : r.fields) {
-    if (!in.bytes(k) || !in.bytes(v)) return std::nullopt;
+    if (!in.bytes(k) || !in.bytes(v)) return false;
   }
   if (stamped) {
     // Likewise 20 bytes per stamp.
-    if (!in.u32(n) || n > bytes.size() / 20) return std::nullopt;
+    if (!in.u32(n) || n > bytes.size() / 20) return false;
     r.stamps.resize(n);
     for (auto& f : r.stamps) {
       std::uint64_t at = 0;
-      if (!in.bytes(f.field) || !in.u64(f.stamp.version) || !in.u64(at)) return std::nullopt;
+      if (!in.bytes(f.field) || !in.u64(f.stamp.version) || !in.u64(at)) return false;
       f.stamp.at = TimestampMs{static_cast<std::int64_t>(at)};
     }
-  } else if (r.version > 1) {
-    // Which fields its edits changed is not known: the ones it holds are taken as changed by its
-    // last event, so every reader is still shown the real version and time (see the header).
-    auto at = parse_timestamp(r.updated_at);
-    if (!at) return std::nullopt;
-    r.stamps.reserve(r.fields.size());
-    for (const auto& [k, _] : r.fields) r.stamps.push_back({k, Stamp{r.version, *at}});
+  } else {
+    r.stamps.clear();
+    if (r.version > 1) {
+      // Which fields its edits changed is not known: the ones it holds are taken as changed by
+      // its last event, so every reader is still shown the real version and time (see the header).
+      auto at = parse_timestamp(r.updated_at);
+      if (!at) return false;
+      r.stamps.reserve(r.fields.size());
+      for (const auto& [k, _] : r.fields) r.stamps.push_back({k, Stamp{r.version, *at}});
+    }
   }
-  if (!in.done()) return std::nullopt;
-  return r;
+  return in.done();
 }
 
 StoredRecord stored_record(std::string id, std::uint64_t version, std::string created_at, std::string updated_at,

@@ -117,8 +117,9 @@ int main(int argc, char** argv) {
   }
   std::printf("cold replay: %llu events in %.2f s = %.0f events/s (target: 1,000,000 in <= 5 s)\n",
               static_cast<unsigned long long>(r->events), r->seconds, static_cast<double>(r->events) / r->seconds);
-  std::printf("  of which: consuming %.2f s, projecting %.2f s, writing to RocksDB %.2f s\n", r->consuming_secs,
+  std::printf("  of which: consuming %.2f s, projecting %.2f s, waiting for RocksDB %.2f s\n", r->consuming_secs,
               r->projecting_secs, r->writing_secs);
+  std::printf("  RocksDB taking the batches, on its own thread meanwhile: %.2f s\n", r->rocksdb_secs);
   std::printf("read-model hash %s\n", r->state.hash.c_str());
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

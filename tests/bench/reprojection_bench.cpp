@@ -2,14 +2,17 @@
 // in <= 0.5 s on the 2-core machine). Real RocksDB store, real projection code; the events are the
 // ones the command service's decisions produce. Not a test: it reports, it does not assert.
 //   reprojection_bench [records=100000] [clients=200]
-#include <chrono>
+#include <rocksdb/db.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
+#include <thread>
 
 #include "apexloop/core/workspace.hpp"
 #include "bench_ids.hpp"
@@ -77,6 +80,21 @@ class Feed {
 
 using bench::parse;
 
+// Waits until RocksDB has no flush or compaction running or due, so that a measured step is not
+// sharing the two cores with background work left by the steps before it.
+void settle(projector::ReadModelStore& store) {
+  rocksdb::DB& db = *store.db();
+  for (;;) {
+    std::uint64_t busy = 0, n = 0;
+    for (const char* p : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
+                          "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
+      if (db.GetIntProperty(p, &n)) busy += n;
+    }
+    if (busy == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +131,7 @@ int main(int argc, char** argv) {
   // APEXLOOP_BENCH_REPEAT makes more changes (for profiling the step alone).
   const long repeat = std::max(1L, std::atol(std::getenv("APEXLOOP_BENCH_REPEAT") ? std::getenv("APEXLOOP_BENCH_REPEAT") : "3"));
   for (long i = 0; i < repeat; ++i) {
+    settle(**store);
     feed.commit(*decide_set_policy(feed.ws(), "type:retainer", "stakeholder", "tickets", parse(policies[i % 2])));
     policy_secs.push_back(feed.flush());
     std::fprintf(stderr, "  (%.3f s projecting, the rest RocksDB taking the batch; %.3f s on this thread's CPU)\n",
@@ -122,6 +141,7 @@ int main(int argc, char** argv) {
   // added. Each record is still re-evaluated; no row is written again.
   const char* same_rows = repeat % 2 == 1 ? R"({"read":{"columns":["title","status","priority"],"filter":{"field":"priority","op":"lt","value":5}},"write":{"columns":["status"]}})"
                                           : R"({"read":{"columns":["title","status"]},"write":{"columns":["status"]}})";
+  settle(**store);
   feed.commit(*decide_set_policy(feed.ws(), "type:retainer", "stakeholder", "tickets", parse(same_rows)));
   const double same_rows_secs = feed.flush();
   std::printf("records=%ld clients=%ld\n", records, clients);

@@ -47,9 +47,14 @@ namespace apexloop::keys {
 
 inline constexpr std::string_view kInternalSet = "internal";
 
+// The parts, joined into `out` (whose buffer is reused).
+inline void assign(std::string& out, std::initializer_list<std::string_view> parts) {
+  out.clear();
+  for (auto p : parts) out += p;
+}
 inline std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
-  for (auto p : parts) out += p;
+  assign(out, parts);
   return out;
 }
 
@@ -91,6 +96,11 @@ inline std::string route(std::string_view ws, std::string_view contact, std::str
 inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
 inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/l/", db, "/"});
+}
+// list_prefix() + order, into a reused buffer.
+inline void list_row(std::string& out, std::string_view ws, std::string_view set, std::string_view db,
+                     std::string_view order) {
+  assign(out, {"pv/", ws, "/", set, "/l/", db, "/", order});
 }
 inline std::string set_database_prefix(std::string_view ws, std::string_view set) {
   return cat({"pv/", ws, "/", set, "/db/"});
@@ -151,8 +161,15 @@ inline std::string forms_prefix(std::string_view ws) { return cat({"form/", ws, 
 inline std::string forms_for_type_prefix(std::string_view ws, std::string_view type) {
   return cat({"formt/", ws, "/", type, "/"});
 }
+// 16 lowercase hex digits, so byte order is numeric order.
+inline std::string hex16(std::uint64_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, n >>= 4) out[static_cast<std::size_t>(i)] = kHex[n & 0xf];
+  return out;
+}
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
-std::string order_key(std::int64_t offset);
+inline std::string order_key(std::int64_t offset) { return hex16(static_cast<std::uint64_t>(offset)); }
 
 }  // namespace apexloop::keys
 
@@ -164,7 +181,7 @@ namespace apexloop::keys {
 inline std::string history_prefix(std::string_view ws, std::string_view db, std::string_view id) {
   return cat({"hist/", ws, "/", db, "/", id, "/"});
 }
-std::string history_seq(std::uint64_t seq);  // fixed width, so byte order is version order
+inline std::string history_seq(std::uint64_t seq) { return hex16(seq); }  // byte order is version order
 inline std::string history(std::string_view ws, std::string_view db, std::string_view id, std::uint64_t seq) {
   return history_prefix(ws, db, id) + history_seq(seq);
 }

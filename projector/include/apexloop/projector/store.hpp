@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apexloop/events/codec.hpp"
 #include "apexloop/events/kafka.hpp"
 #include "apexloop/projector/projection.hpp"
 
@@ -39,7 +40,19 @@ struct StoreOptions {
   bool write_ahead_log = true;
   // RocksDB memtable size; a bulk rebuild takes bigger ones (fewer, larger flushes).
   std::size_t write_buffer_bytes = 64u << 20;
+  // Off while a bulk rebuild writes (its few big flushes are left uncompacted, and no write
+  // waits on compaction); whoever opens the store next with the default compacts it.
+  bool compact = true;
 };
+
+struct PendingWrites;  // a batch's writes before RocksDB has them (store.cpp)
+
+// A message from the log, decoded (and upcast): what the projection applies.
+struct DecodedMessage {
+  Position position;
+  std::expected<Envelope, events::DecodeFailure> event;
+};
+[[nodiscard]] std::vector<DecodedMessage> decode(const std::vector<events::Message>& batch);
 
 class ReadModelStore {
  public:
@@ -56,6 +69,8 @@ class ReadModelStore {
   // what is stored. `projecting_secs` is the projection; `writing_secs` is the wait for the
   // previous batch's write.
   [[nodiscard]] std::expected<BatchStats, std::string> apply(const std::vector<events::Message>& batch);
+  // The same for messages decoded already (decode() on another thread: a replay's consumer).
+  [[nodiscard]] std::expected<BatchStats, std::string> apply_decoded(std::vector<DecodedMessage>&& batch);
 
   // Waits until RocksDB has taken every applied batch.
   [[nodiscard]] std::expected<void, std::string> sync();
@@ -67,11 +82,18 @@ class ReadModelStore {
   // The database, once every applied batch is in it.
   rocksdb::DB* db();
 
+  // Time RocksDB spent taking the batches (on its own thread), once every applied batch is in.
+  [[nodiscard]] double write_secs() {
+    (void)sync();
+    return write_secs_;
+  }
+
  private:
   StoreOptions options_;
   std::future<std::string> writing_;                     // the batch RocksDB is taking ("" once taken)
-  std::unique_ptr<const std::map<std::string, std::optional<std::string>, std::less<>>> written_;  // its writes
+  std::unique_ptr<const PendingWrites> written_;       // its writes
   std::string failed_;                                   // a write that failed: the store is done
+  double write_secs_ = 0;                                // written by the batch's thread before it ends
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::int32_t, std::int64_t> offsets_;
   Projection projection_;

@@ -48,6 +48,9 @@ struct StoredRecord {
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static std::optional<StoredRecord> decode(std::string_view bytes);
+  // The same into `r`, reusing what its strings and vectors hold (a scan over many records
+  // allocates next to nothing); false, with `r` unspecified, when `bytes` is not a record.
+  [[nodiscard]] static bool decode_into(std::string_view bytes, StoredRecord& r);
 };
 
 // Builds a record from an event's field object.
