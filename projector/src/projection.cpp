@@ -326,6 +326,14 @@ const Attached kCommentsKind{keys::comments_prefix, keys::set_comments_prefix, k
 const Attached kApprovalsKind{keys::approvals_prefix, keys::set_approvals_prefix, keys::approvals_marker,
                               [](std::string_view) { return true; }};
 
+bool same_columns(const Policy& a, const Policy& b) {
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  return sorted(a.read_columns) == sorted(b.read_columns);
+}
+
 // A set's rows as held before a re-projection, each with its order key, back to back in one
 // buffer, in key order.
 class HeldRows {
@@ -522,10 +530,11 @@ class Step {
           const SetRule rule = rule_of(ws_, s, *db);
           // What the set holds now, walked in step with the client's records (both in creation
           // order): a row that comes out the same (a change of write rights, say) is not written
-          // again. Each record is decoded into the same StoredRecord: a scan of many records
-          // allocates next to nothing.
+          // again. Rows come out the same only when the set reads the same columns as before, so
+          // only then is what it holds worth reading. Each record is decoded into the same
+          // StoredRecord: a scan of many records allocates next to nothing.
           HeldRows held;
-          if (old_rule.policy != nullptr) {
+          if (old_rule.policy != nullptr && same_columns(*old_rule.policy, *rule.policy)) {
             const std::string list = keys::list_prefix(ws_.id, s.id, db_key);
             kv_.scan(list, [&](std::string_view key, std::string_view bytes) {
               held.add(key.substr(list.size()), bytes);

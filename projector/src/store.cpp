@@ -123,6 +123,30 @@ void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRu
   if (!it.status().ok()) throw std::runtime_error("rocksdb scan: " + it.status().ToString());
 }
 
+// An iterator for one scan of `prefix`, bounded by the first key past it, so that the scan's
+// last step stops there instead of skipping the deleted and overwritten entries beyond it.
+class PrefixIterator {
+ public:
+  PrefixIterator(rocksdb::DB& db, std::string_view prefix) : bound_(prefix) {
+    while (!bound_.empty() && static_cast<unsigned char>(bound_.back()) == 0xff) bound_.pop_back();
+    rocksdb::ReadOptions ro;
+    if (!bound_.empty()) {
+      bound_.back() = static_cast<char>(static_cast<unsigned char>(bound_.back()) + 1);
+      upper_ = rocksdb::Slice(bound_);
+      ro.iterate_upper_bound = &upper_;
+    }
+    it_.reset(db.NewIterator(ro));
+  }
+  PrefixIterator(const PrefixIterator&) = delete;
+  PrefixIterator& operator=(const PrefixIterator&) = delete;
+  rocksdb::Iterator& operator*() { return *it_; }
+
+ private:
+  std::string bound_;
+  rocksdb::Slice upper_;  // into bound_, which the iterator reads as long as it lives
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 std::optional<std::string> stored_get(rocksdb::DB& db, std::string_view key) {
   std::string value;
   const auto s = db.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
@@ -168,7 +192,7 @@ class BatchKv final : public KvView {
     // One iterator serves every (non-nested) scan of the batch: making one costs more than
     // most scans. A scan inside `fn` walks with its own.
     if (scanning_) {
-      std::unique_ptr<rocksdb::Iterator> own(db_.NewIterator(rocksdb::ReadOptions()));
+      PrefixIterator own(db_, prefix);
       merged_scan(*own, prefix, mine, fn);
       return;
     }
@@ -241,7 +265,7 @@ std::optional<std::string> ForkKv::get(std::string_view key) {
 
 void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
   const PendingRun mine = overlay(*pending_, prefix, batch_.shared_pending(prefix));
-  std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
+  PrefixIterator it(db_, prefix);
   merged_scan(*it, prefix, mine, fn);
 }
 
