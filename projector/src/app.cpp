@@ -78,39 +78,34 @@ struct ProjectorApp::Impl {
   void samples(std::string& out) {
     const bool is_stalled = stalled();
     std::lock_guard lock(stats_mu);
-    out += "# HELP apexloop_projector_stalled 1 when behind the log and nothing applied for APEXLOOP_PROJECTOR_STALL_SECONDS.\n";
-    out += "# TYPE apexloop_projector_stalled gauge\n";
-    write_sample(out, "apexloop_projector_stalled", "", is_stalled ? 1.0 : 0.0);
-    out += "# TYPE apexloop_projector_stuck_seconds gauge\n";
-    write_sample(out, "apexloop_projector_stuck_seconds", "", stall.stuck_seconds());
+    write_metric(out, "apexloop_projector_stalled", "gauge",
+                 "1 when behind the log and nothing applied for APEXLOOP_PROJECTOR_STALL_SECONDS.",
+                 is_stalled ? 1.0 : 0.0);
+    write_metric(out, "apexloop_projector_stuck_seconds", "gauge", "", stall.stuck_seconds());
     // Wall-clock age of the newest applied event (its `at`): only for operators, never for state.
-    out += "# HELP apexloop_projector_last_event_age_seconds Seconds since the `at` of the last applied event.\n";
-    out += "# TYPE apexloop_projector_last_event_age_seconds gauge\n";
+    write_metric_head(out, "apexloop_projector_last_event_age_seconds", "gauge",
+                      "Seconds since the `at` of the last applied event.");
     if (last_event_at_ms != 0) {
       const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
       write_sample(out, "apexloop_projector_last_event_age_seconds", "",
                    static_cast<double>(now_ms - last_event_at_ms) / 1000.0);
     }
-    out += "# TYPE apexloop_projector_events_total counter\n";
+    write_metric_head(out, "apexloop_projector_events_total", "counter", "");
     write_sample(out, "apexloop_projector_events_total", "outcome=\"applied\"", static_cast<double>(applied));
     write_sample(out, "apexloop_projector_events_total", "outcome=\"rejected\"", static_cast<double>(rejected));
     write_sample(out, "apexloop_projector_events_total", "outcome=\"skipped\"", static_cast<double>(skipped));
-    out += "# TYPE apexloop_projector_batches_total counter\n";
-    write_sample(out, "apexloop_projector_batches_total", "", static_cast<double>(batches));
-    out += "# HELP apexloop_kafka_consumer_lag Messages in the partition not yet applied.\n";
-    out += "# TYPE apexloop_kafka_consumer_lag gauge\n";
+    write_metric(out, "apexloop_projector_batches_total", "counter", "", static_cast<double>(batches));
+    write_metric_head(out, "apexloop_kafka_consumer_lag", "gauge", "Messages in the partition not yet applied.");
     for (const auto& l : consumer->lag(next_offsets)) {
       write_sample(out, "apexloop_kafka_consumer_lag", fmt::format("partition=\"{}\"", l.partition),
                    static_cast<double>(std::max<std::int64_t>(0, l.high_watermark - l.next_offset)));
     }
-    out += "# TYPE apexloop_projector_next_offset gauge\n";
+    write_metric_head(out, "apexloop_projector_next_offset", "gauge", "");
     for (const auto& [p, off] : next_offsets) {
-      write_sample(out, "apexloop_projector_next_offset", fmt::format("partition=\"{}\"", p),
-                   static_cast<double>(off));
+      write_sample(out, "apexloop_projector_next_offset", fmt::format("partition=\"{}\"", p), static_cast<double>(off));
     }
-    out += "# TYPE apexloop_projector_last_event_timestamp_seconds gauge\n";
-    write_sample(out, "apexloop_projector_last_event_timestamp_seconds", "",
+    write_metric(out, "apexloop_projector_last_event_timestamp_seconds", "gauge", "",
                  static_cast<double>(last_event_at_ms) / 1000.0);
   }
 };

@@ -446,13 +446,12 @@ struct QueryApp::Impl {
 
   void samples(std::string& out) {
     std::lock_guard lock(offsets_mu);
-    out += "# HELP apexloop_query_applied_offset Next offset the visible read models have applied.\n";
-    out += "# TYPE apexloop_query_applied_offset gauge\n";
+    write_metric_head(out, "apexloop_query_applied_offset", "gauge",
+                      "Next offset the visible read models have applied.");
     for (const auto& [p, off] : applied) {
       write_sample(out, "apexloop_query_applied_offset", fmt::format("partition=\"{}\"", p), static_cast<double>(off));
     }
-    out += "# TYPE apexloop_query_catch_up_errors_total counter\n";
-    write_sample(out, "apexloop_query_catch_up_errors_total", "", static_cast<double>(catch_up_errors));
+    write_metric(out, "apexloop_query_catch_up_errors_total", "counter", "", static_cast<double>(catch_up_errors));
   }
 };
 

@@ -12,7 +12,7 @@ void write_sample(std::string& out, std::string_view name, std::string_view labe
   }
 }
 
-void write_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help, double value) {
+void write_metric_head(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   if (!help.empty()) {
     out += "# HELP ";
     out += name;
@@ -25,6 +25,10 @@ void write_metric(std::string& out, std::string_view name, std::string_view type
   out += ' ';
   out += type;
   out += '\n';
+}
+
+void write_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help, double value) {
+  write_metric_head(out, name, type, help);
   write_sample(out, name, "", value);
 }
 

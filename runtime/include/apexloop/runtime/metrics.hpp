@@ -35,6 +35,10 @@ class HttpMetrics {
 // Formats one sample line `name{labels} value`.
 void write_sample(std::string& out, std::string_view name, std::string_view labels, double value);
 
+// A metric's `# HELP` line (when `help` is not empty) and `# TYPE` line (`counter` or `gauge`);
+// its samples follow.
+void write_metric_head(std::string& out, std::string_view name, std::string_view type, std::string_view help);
+
 // A metric with one unlabelled sample: its `# HELP` line (when `help` is not empty), its `# TYPE`
 // line (`counter` or `gauge`) and the sample.
 void write_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help, double value);
