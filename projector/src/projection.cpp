@@ -263,6 +263,16 @@ struct SetRule {
   const Policy* policy = nullptr;   // none: the set reads nothing of this database
   std::vector<std::string> inputs;  // the fields the row rule reads: the owner and the filter's
   bool clocked = false;             // the filter reads `now`, so past answers live in the store only
+  // The columns the set is sent (readable_column), sorted, each with whether it is a relation:
+  // asked for every field of every record placed.
+  std::vector<std::pair<std::string_view, const ColumnDef*>> shown;
+
+  // The column `key` when the set is sent it, else nullptr.
+  const ColumnDef* sent(std::string_view key) const {
+    auto it = std::lower_bound(shown.begin(), shown.end(), key,
+                               [](const auto& c, std::string_view k) { return c.first < k; });
+    return it != shown.end() && it->first == key ? it->second : nullptr;
+  }
 };
 
 SetRule rule_of(const WorkspaceState& model, const PrincipalSet& set, const DatabaseDef& db) {
@@ -271,6 +281,10 @@ SetRule rule_of(const WorkspaceState& model, const PrincipalSet& set, const Data
   const PolicyEntry* entry = client == nullptr ? nullptr : model.effective_policy(*client, set.role, db.key);
   if (entry == nullptr) return rule;
   rule.policy = &entry->policy;
+  for (const auto& c : db.columns) {
+    if (readable_column(entry->policy, db, c.key)) rule.shown.emplace_back(c.key, &c);
+  }
+  std::sort(rule.shown.begin(), rule.shown.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   if (const ColumnDef* owner = owner_column(db)) rule.inputs.push_back(owner->key);
   if (entry->policy.read_filter) {
     for (auto& f : filter_fields(*entry->policy.read_filter)) {
@@ -283,8 +297,8 @@ SetRule rule_of(const WorkspaceState& model, const PrincipalSet& set, const Data
 
 // The version and updated_at a set under `rule` is shown for a record: as of the last change to
 // a column it reads (stamps.hpp); `scratch` may hold the time's text.
-Shown shown_to_set(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, std::string& scratch) {
-  return shown_to(rec, [&](std::string_view key) { return readable_column(*rule.policy, db, key); }, scratch);
+Shown shown_to_set(const SetRule& rule, const StoredRecord& rec, std::string& scratch) {
+  return shown_to(rec, [&](std::string_view key) { return rule.sent(key) != nullptr; }, scratch);
 }
 
 // The row rule on a stored record, parsing only the fields it reads. A filter on a system field
@@ -305,7 +319,7 @@ bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec
   }
   const Json::Object fields = rec.parse_fields(rule.inputs);
   std::string scratch;
-  const Shown shown = shown_to_set(rule, db, rec, scratch);
+  const Shown shown = shown_to_set(rule, rec, scratch);
   return may_read(*rule.policy, db, RecordView{fields, rec.id, shown.version, rec.created_at, shown.updated_at}, vars);
 }
 
@@ -577,14 +591,14 @@ class Step {
       // An edit of a column the set cannot read changes nothing here, not even version or
       // updated_at: the bytes stay as they were (issue 5).
       auto keep = [&](const std::string& key, const std::string& text, std::string& replacement) {
-        if (!readable_column(*rule.policy, db, key)) return false;
-        const ColumnDef* col = db.column(key);
+        const ColumnDef* col = rule.sent(key);
+        if (col == nullptr) return false;
         return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
       };
       std::string& served = place_row_;
       served.clear();
       std::string scratch;
-      append_served(served, rec, shown_to_set(rule, db, rec, scratch), keep);
+      append_served(served, rec, shown_to_set(rule, rec, scratch), keep);
       if (shown != served) kv_.put(l_key, served);
       place_views(set, db, rec.order, &served);
     } else if (was) {
