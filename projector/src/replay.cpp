@@ -91,6 +91,10 @@ class DecodedFeed {
     stopped_ = true;
     changed_.notify_all();
   }
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
 
  private:
   std::mutex mu_;
@@ -105,6 +109,7 @@ class DecodedFeed {
 void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, DecodedFeed& feed) {
   auto last_progress = std::chrono::steady_clock::now();
   while (!reached(from, until)) {
+    if (feed.stopped()) return;
     auto batch = consumer.poll(2000, 200ms);
     // Only what lies before `until`: the replayed store must stop exactly where the other did.
     std::erase_if(batch, [&](const events::Message& m) {
