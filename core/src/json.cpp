@@ -4,8 +4,40 @@
 
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
 
 namespace apexloop {
+
+Json::Object::Object(std::initializer_list<value_type> members) : items_(members) {
+  // An insertion sort that keeps equal keys in their order, then the first of each: lists are short.
+  for (auto it = items_.begin(); it != items_.end(); ++it) {
+    auto to = std::upper_bound(items_.begin(), it, it->first,
+                               [](std::string_view k, const value_type& m) { return k < m.first; });
+    std::rotate(to, it, it + 1);
+  }
+  auto dup = std::unique(items_.begin(), items_.end(),
+                         [](const value_type& a, const value_type& b) { return a.first == b.first; });
+  items_.erase(dup, items_.end());
+}
+
+Json& Json::Object::at(std::string_view key) {
+  auto it = find(key);
+  if (it == end()) throw std::out_of_range("Json::Object::at");
+  return it->second;
+}
+
+const Json& Json::Object::at(std::string_view key) const {
+  auto it = find(key);
+  if (it == end()) throw std::out_of_range("Json::Object::at");
+  return it->second;
+}
+
+std::size_t Json::Object::erase(std::string_view key) {
+  auto it = find(key);
+  if (it == end()) return 0;
+  items_.erase(it);
+  return 1;
+}
 
 const Json* Json::find(std::string_view key) const {
   if (!is_object()) return nullptr;
