@@ -1,5 +1,6 @@
 #include "apexloop/events/codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
@@ -53,12 +54,18 @@ enum Member : std::size_t {
 constexpr std::array<std::string_view, kMembers> kNames{
     "id", "type", "v", "workspace", "stream", "seq", "at", "actor", "correlation", "causation", "data"};
 
+// A string member, borrowed from the parser; nullopt when it is absent or not a string.
+std::optional<std::string_view> string_member(const std::optional<element>& el) {
+  std::string_view s;
+  if (!el || el->get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+  return s;
+}
+
 // Copies a string member; false when it is absent or not a string.
 bool take_string(const std::optional<element>& el, std::string& out) {
-  std::string_view s;
-  if (!el || el->get_string().get(s) != simdjson::SUCCESS) return false;
-  out.assign(s);
-  return true;
+  const auto s = string_member(el);
+  if (s) out = std::string(*s);  // a fresh string, not assign(): that takes the slower replace path
+  return s.has_value();
 }
 
 // An integer member as parse_json reads it: an int64 (anything larger would be a double).
@@ -79,20 +86,23 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   simdjson::dom::object obj;
   if (root->get_object().get(obj) != simdjson::SUCCESS) return bad("an event is a JSON object");
   std::array<std::optional<element>, kMembers> m;
+  std::size_t next = 0;
   for (auto field : obj) {
-    for (std::size_t i = 0; i < kMembers; ++i) {
-      if (field.key == kNames[i]) {
-        m[i] = field.value;
-        break;
-      }
+    // Members come in the order encode writes them, unless someone else wrote the event.
+    std::size_t i = next;
+    if (i == kMembers || field.key != kNames[i]) {
+      i = static_cast<std::size_t>(std::find(kNames.begin(), kNames.end(), field.key) - kNames.begin());
+    }
+    if (i < kMembers) {
+      m[i] = field.value;
+      next = i + 1;
     }
   }
   Envelope e;
-  std::string at;
+  const auto at = string_member(m[kAt]);
   if (!take_string(m[kId], e.id) || !take_string(m[kType], e.type) ||
-      !take_string(m[kWorkspace], e.workspace) || !take_string(m[kStream], e.stream) ||
-      !take_string(m[kAt], at) || !take_string(m[kCorrelation], e.correlation) ||
-      !take_string(m[kCausation], e.causation)) {
+      !take_string(m[kWorkspace], e.workspace) || !take_string(m[kStream], e.stream) || !at ||
+      !take_string(m[kCorrelation], e.correlation) || !take_string(m[kCausation], e.causation)) {
     return bad("missing or non-string envelope member");
   }
   const auto v = int_member(m[kV]);
@@ -101,7 +111,7 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   if (!seq || *seq < 1) return bad("bad seq");
   e.v = static_cast<int>(*v);
   e.seq = static_cast<std::uint64_t>(*seq);
-  auto ts = parse_timestamp(at);
+  auto ts = parse_timestamp(*at);
   if (!ts) return bad("bad at: " + ts.error());
   e.at = *ts;
   simdjson::dom::object actor;
