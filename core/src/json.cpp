@@ -1,11 +1,45 @@
 #include "apexloop/core/json.hpp"
 
-#include <simdjson.h>
-
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <memory>
+#include <stdexcept>
+
+#include "apexloop/core/json_dom.hpp"
 
 namespace apexloop {
+
+Json::Object::Object(std::initializer_list<value_type> members) : items_(members) {
+  // Lists are short: an insertion sort that keeps equal keys in order, then the first of each.
+  for (auto it = items_.begin(); it != items_.end(); ++it) {
+    auto to = std::upper_bound(items_.begin(), it, it->first,
+                               [](std::string_view k, const value_type& m) { return k < m.first; });
+    std::rotate(to, it, it + 1);
+  }
+  auto dup = std::unique(items_.begin(), items_.end(),
+                         [](const value_type& a, const value_type& b) { return a.first == b.first; });
+  items_.erase(dup, items_.end());
+}
+
+Json& Json::Object::at(std::string_view key) {
+  auto it = find(key);
+  if (it == end()) throw std::out_of_range("Json::Object::at");
+  return it->second;
+}
+
+const Json& Json::Object::at(std::string_view key) const {
+  auto it = find(key);
+  if (it == end()) throw std::out_of_range("Json::Object::at");
+  return it->second;
+}
+
+std::size_t Json::Object::erase(std::string_view key) {
+  auto it = find(key);
+  if (it == end()) return 0;
+  items_.erase(it);
+  return 1;
+}
 
 const Json* Json::find(std::string_view key) const {
   if (!is_object()) return nullptr;
@@ -28,25 +62,25 @@ std::string_view to_string(JsonError e) {
   return "JSON error";
 }
 
-namespace {
-
-Json convert(simdjson::dom::element el) {
+Json from_dom(simdjson::dom::element el) {
   switch (el.type()) {
     case simdjson::dom::element_type::ARRAY: {
       simdjson::dom::array src;
       if (el.get_array().get(src) != simdjson::SUCCESS) return Json(nullptr);
       Json::Array arr;
-      for (simdjson::dom::element child : src) arr.push_back(convert(child));
+      arr.reserve(src.size());
+      for (simdjson::dom::element child : src) arr.push_back(from_dom(child));
       return Json(std::move(arr));
     }
     case simdjson::dom::element_type::OBJECT: {
       simdjson::dom::object src;
       if (el.get_object().get(src) != simdjson::SUCCESS) return Json(nullptr);
       Json::Object obj;
+      obj.reserve(src.size());
       for (auto field : src) {
         // Duplicate keys: the last one wins, as in most JSON readers. The hint makes keys that
-        // come in order (all we write ourselves) cost no search.
-        obj.insert_or_assign(obj.end(), std::string(field.key), convert(field.value));
+        // come in order (all we write ourselves) appends.
+        obj.insert_or_assign(obj.end(), field.key, from_dom(field.value));
       }
       return Json(std::move(obj));
     }
@@ -62,18 +96,30 @@ Json convert(simdjson::dom::element el) {
   return Json(nullptr);
 }
 
-}  // namespace
-
-std::expected<Json, JsonError> parse_json(std::string_view text) {
-  // One parser per thread: simdjson parsers reuse their buffers and are not thread-safe.
+std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text) {
+  // One parser per thread: simdjson parsers reuse their buffers and are not thread-safe. simdjson
+  // reads up to SIMDJSON_PADDING bytes past the end, which a string_view does not promise, so the
+  // text is copied into a padded buffer that is kept for the next parse rather than allocated.
   thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(text);
+  thread_local std::unique_ptr<char[]> padded;
+  thread_local std::size_t capacity = 0;
+  if (text.size() + simdjson::SIMDJSON_PADDING > capacity) {
+    capacity = std::max(text.size() + simdjson::SIMDJSON_PADDING, 2 * capacity);
+    padded = std::make_unique<char[]>(capacity);
+  }
+  text.copy(padded.get(), text.size());
   simdjson::dom::element root;
-  auto err = parser.parse(padded).get(root);
+  auto err = parser.parse(padded.get(), text.size(), false).get(root);
   if (err == simdjson::DEPTH_ERROR) return std::unexpected(JsonError::too_deep);
   if (err == simdjson::CAPACITY) return std::unexpected(JsonError::too_large);
   if (err) return std::unexpected(JsonError::malformed);
-  return convert(root);
+  return root;
+}
+
+std::expected<Json, JsonError> parse_json(std::string_view text) {
+  auto root = parse_dom(text);
+  if (!root) return std::unexpected(root.error());
+  return from_dom(*root);
 }
 
 void write_json_string(std::string& out, std::string_view s) {

@@ -390,7 +390,7 @@ std::expected<CreateOutcome, CommandError> decide_create_record(
   if (db == nullptr) return std::unexpected(not_found("no such database"));
   auto fields = checked_fields(ws, *db, body);
   if (!fields) return std::unexpected(std::move(fields.error()));
-  std::erase_if(*fields, [](const auto& kv) { return kv.second.is_null(); });
+  erase_if(*fields, [](const auto& kv) { return kv.second.is_null(); });
   if (auto e = foreign_files(ws, *db, record_id, *fields)) return std::unexpected(std::move(*e));
   if (idempotency_key) {
     auto it = ws.idempotency.find({actor_id, *idempotency_key});

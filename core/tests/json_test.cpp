@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <stdexcept>
+
 namespace apexloop {
 namespace {
 
@@ -58,6 +62,120 @@ TEST(Json, FindAndStringOr) {
   EXPECT_EQ(j->string_or("n", "?"), "?");
   EXPECT_EQ(j->find("missing"), nullptr);
   EXPECT_EQ(Json(1).find("s"), nullptr);
+}
+
+std::vector<std::string> keys_of(const Json::Object& o) {
+  std::vector<std::string> out;
+  for (const auto& [k, _] : o) out.push_back(k);
+  return out;
+}
+
+// The order std::map<std::string, Json, std::less<>> kept, which the bytes we store depend on:
+// bytes compared unsigned, a prefix first.
+TEST(JsonObject, KeepsKeysInTheOrderAMapDid) {
+  const Json::Object o{{"b", 1}, {"a", 2}, {"B", 3}, {"\xc3\xa9", 4}, {"ab", 5}, {"", 6}, {"a\x7f", 7}};
+  EXPECT_EQ(keys_of(o), (std::vector<std::string>{"", "B", "a", "ab", "a\x7f", "b", "\xc3\xa9"}));
+  EXPECT_EQ(to_json(Json(o)), "{\"\":6,\"B\":3,\"a\":2,\"ab\":5,\"a\x7f\":7,\"b\":1,\"\xc3\xa9\":4}");
+}
+
+// As with std::map: of duplicates in an initializer list the first is kept.
+TEST(JsonObject, InitializerListKeepsTheFirstOfDuplicates) {
+  const Json::Object o{{"a", 1}, {"b", 2}, {"a", 3}, {"b", 4}, {"c", 5}};
+  EXPECT_EQ(to_json(Json(o)), R"({"a":1,"b":2,"c":5})");
+}
+
+// A parsed object keeps the last of duplicate keys, in order or not.
+TEST(JsonObject, ParsingKeepsTheLastOfDuplicates) {
+  EXPECT_EQ(to_json(*parse_json(R"({"a":1,"b":2,"a":3})")), R"({"a":3,"b":2})");
+  EXPECT_EQ(to_json(*parse_json(R"({"b":1,"a":2,"b":3,"a":4})")), R"({"a":4,"b":3})");
+  EXPECT_EQ(to_json(*parse_json(R"({"a":1,"a":{"x":1,"x":2}})")), R"({"a":{"x":2}})");
+}
+
+TEST(JsonObject, LooksUpInsertsAndErases) {
+  Json::Object o{{"b", 2}};
+  EXPECT_TRUE(o.contains("b"));
+  EXPECT_FALSE(o.contains("a"));
+  EXPECT_EQ(o.count("b"), 1u);
+  EXPECT_EQ(o.find("a"), o.end());
+  EXPECT_EQ(o.at("b"), Json(2));
+  EXPECT_THROW((void)o.at("a"), std::out_of_range);
+  EXPECT_TRUE(o["a"].is_null());  // [] inserts null, as a map's value-initialised Json
+  EXPECT_EQ(o.size(), 2u);
+  EXPECT_FALSE(o.emplace("a", 1).second) << "emplace leaves a member that is there";
+  EXPECT_TRUE(o.at("a").is_null());
+  EXPECT_FALSE(o.insert_or_assign("a", 1).second);
+  EXPECT_EQ(o.at("a"), Json(1));
+  EXPECT_TRUE(o.insert_or_assign(std::string("c"), 3).second);
+  EXPECT_EQ(to_json(Json(o)), R"({"a":1,"b":2,"c":3})");
+  EXPECT_EQ(o.erase("missing"), 0u);
+  EXPECT_EQ(o.erase("a"), 1u);
+  auto next = o.erase(o.find("b"));
+  EXPECT_EQ(next->first, "c");
+  EXPECT_EQ(erase_if(o, [](const auto& m) { return m.first == "c"; }), 1u);
+  EXPECT_TRUE(o.empty());
+}
+
+// A hint is only a hint: a wrong one still gives a sorted object, a duplicate is assigned.
+TEST(JsonObject, HintedInsertStaysSorted) {
+  Json::Object o;
+  o.insert_or_assign(o.end(), "b", 1);
+  o.insert_or_assign(o.end(), "d", 2);
+  o.insert_or_assign(o.end(), "a", 3);
+  o.insert_or_assign(o.begin(), "e", 4);
+  o.insert_or_assign(o.find("d"), "c", 5);
+  o.insert_or_assign(o.end(), "d", 6);
+  o.insert_or_assign(o.begin(), "a", 7);
+  EXPECT_EQ(to_json(Json(o)), R"({"a":7,"b":1,"c":5,"d":6,"e":4})");
+}
+
+TEST(JsonObject, EqualityIgnoresTheOrderOfConstruction) {
+  EXPECT_EQ((Json::Object{{"a", 1}, {"b", 2}}), (Json::Object{{"b", 2}, {"a", 1}}));
+  EXPECT_NE((Json::Object{{"a", 1}, {"b", 2}}), (Json::Object{{"a", 1}, {"b", 3}}));
+  EXPECT_NE((Json::Object{{"a", 1}}), (Json::Object{{"a", 1}, {"b", 2}}));
+  EXPECT_EQ(*parse_json(R"({"x":{"b":[1],"a":null}})"), *parse_json(R"({"x":{"a":null,"b":[1]}})"));
+}
+
+TEST(JsonObject, RoundTripsThroughText) {
+  const std::string text = R"({"z":{"y":1,"x":[{"b":2,"a":1}]},"a":"",)" R"("m":{}})";
+  auto once = parse_json(text);
+  ASSERT_TRUE(once.has_value());
+  EXPECT_EQ(to_json(*once), R"({"a":"","m":{},"z":{"x":[{"a":1,"b":2}],"y":1}})");
+  auto twice = parse_json(to_json(*once));
+  ASSERT_TRUE(twice.has_value());
+  EXPECT_EQ(*twice, *once);
+}
+
+// Random edits against std::map, the type it replaces: same members in the same order.
+TEST(JsonObject, BehavesLikeTheMapItReplaces) {
+  std::mt19937_64 rng(20261130);
+  Json::Object o;
+  std::map<std::string, Json, std::less<>> m;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key(1 + rng() % 3, static_cast<char>('a' + rng() % 4));
+    const Json value(static_cast<std::int64_t>(rng() % 100));
+    switch (rng() % 5) {
+      case 0:
+        o.insert_or_assign(key, value);
+        m.insert_or_assign(key, value);
+        break;
+      case 1:
+        o.insert_or_assign(o.end(), key, value);
+        m.insert_or_assign(m.end(), key, value);
+        break;
+      case 2:
+        o.emplace(key, value);
+        m.emplace(key, value);
+        break;
+      case 3:
+        o[key] = value;
+        m[key] = value;
+        break;
+      default: ASSERT_EQ(o.erase(key), m.erase(key));
+    }
+    ASSERT_EQ(o.size(), m.size());
+    ASSERT_TRUE(std::equal(o.begin(), o.end(), m.begin(), m.end(),
+                           [](const auto& a, const auto& b) { return a.first == b.first && a.second == b.second; }));
+  }
 }
 
 }  // namespace

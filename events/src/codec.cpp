@@ -1,7 +1,11 @@
 #include "apexloop/events/codec.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
+#include <optional>
 
+#include "apexloop/core/json_dom.hpp"
 #include "apexloop/events/upcast.hpp"
 
 namespace apexloop::events {
@@ -37,53 +41,93 @@ std::string encode(const Envelope& e) {
 
 namespace {
 
+using simdjson::dom::element;
+
 std::unexpected<DecodeFailure> bad(std::string detail) {
   return std::unexpected(DecodeFailure{DecodeError::not_an_envelope, std::move(detail)});
 }
 
-// Moves a string member out of a parsed object (which the caller is done with).
-bool take_string(Json& obj, std::string_view key, std::string& out) {
-  if (!obj.is_object()) return false;
-  auto it = obj.as_object().find(key);
-  if (it == obj.as_object().end() || !it->second.is_string()) return false;
-  out = std::move(it->second.as_string());
-  return true;
+// The envelope's members in the order encode writes them.
+enum Member : std::size_t {
+  kId, kType, kV, kWorkspace, kStream, kSeq, kAt, kActor, kCorrelation, kCausation, kData, kMembers
+};
+constexpr std::array<std::string_view, kMembers> kNames{
+    "id", "type", "v", "workspace", "stream", "seq", "at", "actor", "correlation", "causation", "data"};
+
+// A string member, borrowed from the parser; nullopt when it is absent or not a string.
+std::optional<std::string_view> string_member(const std::optional<element>& el) {
+  std::string_view s;
+  if (!el || el->get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+  return s;
+}
+
+// Copies a string member; false when it is absent or not a string.
+bool take_string(const std::optional<element>& el, std::string& out) {
+  const auto s = string_member(el);
+  if (s) out = std::string(*s);  // a fresh string, not assign(): that takes the slower replace path
+  return s.has_value();
+}
+
+// An integer member as parse_json reads it: an int64 (anything larger would be a double).
+std::optional<std::int64_t> int_member(const std::optional<element>& el) {
+  if (!el || el->type() != simdjson::dom::element_type::INT64) return std::nullopt;
+  return el->get_int64().value_unsafe();
 }
 
 }  // namespace
 
+// The envelope is read straight from simdjson's DOM; only `data` becomes a Json. Of duplicate
+// members the last counts, as parse_json would have it.
 std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
-  auto parsed = parse_json(bytes);
-  if (!parsed) {
-    return std::unexpected(DecodeFailure{DecodeError::malformed_json, std::string(to_string(parsed.error()))});
+  auto root = parse_dom(bytes);
+  if (!root) {
+    return std::unexpected(DecodeFailure{DecodeError::malformed_json, std::string(to_string(root.error()))});
   }
-  Json& j = *parsed;
-  if (!j.is_object()) return bad("an event is a JSON object");
+  simdjson::dom::object obj;
+  if (root->get_object().get(obj) != simdjson::SUCCESS) return bad("an event is a JSON object");
+  std::array<std::optional<element>, kMembers> m;
+  std::size_t next = 0;
+  for (auto field : obj) {
+    // Members come in the order encode writes them, unless someone else wrote the event.
+    std::size_t i = next;
+    if (i == kMembers || field.key != kNames[i]) {
+      i = static_cast<std::size_t>(std::find(kNames.begin(), kNames.end(), field.key) - kNames.begin());
+    }
+    if (i < kMembers) {
+      m[i] = field.value;
+      next = i + 1;
+    }
+  }
   Envelope e;
-  std::string at;
-  if (!take_string(j, "id", e.id) || !take_string(j, "type", e.type) ||
-      !take_string(j, "workspace", e.workspace) || !take_string(j, "stream", e.stream) ||
-      !take_string(j, "at", at) || !take_string(j, "correlation", e.correlation) ||
-      !take_string(j, "causation", e.causation)) {
+  const auto at = string_member(m[kAt]);
+  if (!take_string(m[kId], e.id) || !take_string(m[kType], e.type) ||
+      !take_string(m[kWorkspace], e.workspace) || !take_string(m[kStream], e.stream) || !at ||
+      !take_string(m[kCorrelation], e.correlation) || !take_string(m[kCausation], e.causation)) {
     return bad("missing or non-string envelope member");
   }
-  const Json* v = j.find("v");
-  const Json* seq = j.find("seq");
-  if (v == nullptr || !v->is_int() || v->as_int() < 1 || v->as_int() > 1000) return bad("bad v");
-  if (seq == nullptr || !seq->is_int() || seq->as_int() < 1) return bad("bad seq");
-  e.v = static_cast<int>(v->as_int());
-  e.seq = static_cast<std::uint64_t>(seq->as_int());
-  auto ts = parse_timestamp(at);
+  const auto v = int_member(m[kV]);
+  const auto seq = int_member(m[kSeq]);
+  if (!v || *v < 1 || *v > 1000) return bad("bad v");
+  if (!seq || *seq < 1) return bad("bad seq");
+  e.v = static_cast<int>(*v);
+  e.seq = static_cast<std::uint64_t>(*seq);
+  auto ts = parse_timestamp(*at);
   if (!ts) return bad("bad at: " + ts.error());
   e.at = *ts;
-  auto actor = j.as_object().find("actor");
-  if (actor == j.as_object().end() || !take_string(actor->second, "kind", e.actor.kind) ||
-      !take_string(actor->second, "id", e.actor.id)) {
-    return bad("bad actor");
+  simdjson::dom::object actor;
+  std::optional<element> kind;
+  std::optional<element> actor_id;
+  if (m[kActor] && m[kActor]->get_object().get(actor) == simdjson::SUCCESS) {
+    for (auto field : actor) {
+      if (field.key == "kind") kind = field.value;
+      if (field.key == "id") actor_id = field.value;
+    }
   }
-  const Json* data = j.find("data");
-  if (data == nullptr || !data->is_object()) return bad("data must be an object");
-  e.data = std::move(parsed->as_object().find("data")->second);  // taken, not copied: `j` is done with
+  if (!take_string(kind, e.actor.kind) || !take_string(actor_id, e.actor.id)) return bad("bad actor");
+  if (!m[kData] || m[kData]->type() != simdjson::dom::element_type::OBJECT) {
+    return bad("data must be an object");
+  }
+  e.data = from_dom(*m[kData]);
   // Every reader sees the current version of each type; the bytes in the log stay as written.
   if (auto up = upcasters().upcast(e); !up) return bad("upcast: " + up.error());
   return e;

@@ -51,5 +51,46 @@ TEST(Codec, RefusesWhatIsNotAnEnvelope) {
   }
 }
 
+// The detail of each refusal is part of what a reader logs: it stays as it was.
+TEST(Codec, SaysWhatIsWrongWithAnEnvelope) {
+  const std::string bytes = encode(sample());
+  auto detail = [&](const std::string& from, const std::string& to) {
+    std::string broken = bytes;
+    broken.replace(broken.find(from), from.size(), to);
+    auto d = decode(broken);
+    return d ? std::string("decoded") : d.error().detail;
+  };
+  EXPECT_EQ(decode("{").error().detail, "malformed JSON");
+  EXPECT_EQ(decode("[]").error().detail, "an event is a JSON object");
+  EXPECT_EQ(detail(R"("id":)", R"("di":)"), "missing or non-string envelope member");
+  EXPECT_EQ(detail(R"("causation":"")", R"("causation":null)"), "missing or non-string envelope member");
+  EXPECT_EQ(detail(R"("v":1)", R"("v":1.0)"), "bad v");
+  EXPECT_EQ(detail(R"("v":1)", R"("v":1001)"), "bad v");
+  EXPECT_EQ(detail(R"("seq":3)", R"("seq":18446744073709551615)"), "bad seq");
+  EXPECT_EQ(detail(R"("seq":3)", R"("seq":-3)"), "bad seq");
+  EXPECT_TRUE(detail(R"("at":"2026-11-18T11:06:40.123Z")", R"("at":"yesterday")").starts_with("bad at: "));
+  EXPECT_EQ(detail(R"("actor":{"kind":"user",)", R"("actor":{"kind":1,)"), "bad actor");
+  EXPECT_EQ(detail(R"("actor":{"kind":"user",)", R"("actor":"user","x":{)"), "bad actor");
+  EXPECT_EQ(detail(R"("data":{)", R"("data":null,"x":{)"), "data must be an object");
+  // The first failing check speaks, in the order the members are checked.
+  EXPECT_EQ(detail(R"("data":{)", R"("type":1,"data":{)"), "missing or non-string envelope member");
+}
+
+// Of duplicate members the last counts (as parsing to a Json always had it); unknown ones are
+// ignored.
+TEST(Codec, TheLastOfDuplicateMembersCounts) {
+  std::string bytes = encode(sample());
+  bytes.insert(bytes.size() - 1,
+               R"(,"type":"record.deleted","seq":9,"extra":[1],"actor":{"id":"a","kind":"x","id":"b"},)"
+               R"("data":{"b":1,"a":2,"b":3})");
+  auto e = decode(bytes);
+  ASSERT_TRUE(e.has_value()) << e.error().detail;
+  EXPECT_EQ(e->type, "record.deleted");
+  EXPECT_EQ(e->seq, 9u);
+  EXPECT_EQ(e->actor, (Actor{"x", "b"}));
+  EXPECT_EQ(to_json(e->data), R"({"a":2,"b":3})");
+  EXPECT_EQ(e->id, sample().id);
+}
+
 }  // namespace
 }  // namespace apexloop::events

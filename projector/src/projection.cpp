@@ -149,7 +149,7 @@ std::string view_sort_key(const ViewDef& view, const Json& served) {
 std::string view_row(const ViewDef& view, const DatabaseDef& db, Json served) {
   const ColumnDef* owner = owner_column(db);
   auto& fields = served.as_object()["fields"].as_object();
-  std::erase_if(fields, [&](const auto& kv) {
+  erase_if(fields, [&](const auto& kv) {
     return (owner == nullptr || kv.first != owner->key) &&
            std::find(view.columns.begin(), view.columns.end(), kv.first) == view.columns.end();
   });

@@ -3,11 +3,15 @@
 // what the domain holds, edits and writes back out. Objects keep their keys sorted so that the
 // bytes written for the same value are always the same (replay must be byte-identical).
 
+#include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <expected>
-#include <map>
+#include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -16,7 +20,7 @@ namespace apexloop {
 class Json {
  public:
   using Array = std::vector<Json>;
-  using Object = std::map<std::string, Json, std::less<>>;
+  class Object;
 
   Json() = default;
   Json(std::nullptr_t) {}
@@ -58,6 +62,96 @@ class Json {
   [[nodiscard]] std::string_view string_or(std::string_view key, std::string_view fallback) const;
 
   friend bool operator==(const Json&, const Json&) = default;
+
+  // Members sorted by key, bytes compared as std::string's < does, keys unique: the std::map this
+  // was, without a node per member. Objects are small and mostly built in key order (we parse what
+  // we wrote), so a sorted vector is one allocation and its inserts are appends. Unlike a map,
+  // inserting or erasing a member invalidates every reference and iterator into the object.
+  class Object {
+   public:
+    using value_type = std::pair<std::string, Json>;
+    using iterator = std::vector<value_type>::iterator;
+    using const_iterator = std::vector<value_type>::const_iterator;
+
+    Object() = default;
+    // Of members with the same key the first is kept, as std::map does.
+    Object(std::initializer_list<value_type> members);
+
+    [[nodiscard]] iterator begin() { return items_.begin(); }
+    [[nodiscard]] iterator end() { return items_.end(); }
+    [[nodiscard]] const_iterator begin() const { return items_.begin(); }
+    [[nodiscard]] const_iterator end() const { return items_.end(); }
+    [[nodiscard]] std::size_t size() const { return items_.size(); }
+    [[nodiscard]] bool empty() const { return items_.empty(); }
+    void clear() { items_.clear(); }
+    void reserve(std::size_t n) { items_.reserve(n); }
+
+    [[nodiscard]] iterator find(std::string_view key) { return search(items_, key); }
+    [[nodiscard]] const_iterator find(std::string_view key) const { return search(items_, key); }
+    [[nodiscard]] bool contains(std::string_view key) const { return find(key) != end(); }
+    [[nodiscard]] std::size_t count(std::string_view key) const { return contains(key) ? 1 : 0; }
+    // Throws std::out_of_range when `key` is absent.
+    [[nodiscard]] Json& at(std::string_view key);
+    [[nodiscard]] const Json& at(std::string_view key) const;
+    Json& operator[](std::string_view key) { return try_emplace(key).first->second; }
+
+    template <class K>
+      requires std::convertible_to<K, std::string_view>
+    std::pair<iterator, bool> insert_or_assign(K&& key, Json value) {
+      auto [it, inserted] = try_emplace(std::forward<K>(key));
+      it->second = std::move(value);
+      return {it, inserted};
+    }
+    // Costs no search when `key` belongs right before `hint`: end() while keys come in order.
+    template <class K>
+      requires std::convertible_to<K, std::string_view>
+    iterator insert_or_assign(const_iterator hint, K&& key, Json value) {
+      const std::string_view k = key;
+      if ((hint == begin() || std::prev(hint)->first < k) && (hint == end() || k < hint->first)) {
+        return items_.emplace(hint, std::string(std::forward<K>(key)), std::move(value));
+      }
+      return insert_or_assign(std::forward<K>(key), std::move(value)).first;
+    }
+    // Leaves a member that is already there as it is.
+    template <class K>
+      requires std::convertible_to<K, std::string_view>
+    std::pair<iterator, bool> emplace(K&& key, Json value) {
+      auto [it, inserted] = try_emplace(std::forward<K>(key));
+      if (inserted) it->second = std::move(value);
+      return {it, inserted};
+    }
+
+    std::size_t erase(std::string_view key);
+    iterator erase(const_iterator pos) { return items_.erase(pos); }
+    template <class Pred>
+    friend std::size_t erase_if(Object& o, Pred pred) {
+      return std::erase_if(o.items_, std::move(pred));
+    }
+
+    friend bool operator==(const Object&, const Object&) = default;
+
+   private:
+    template <class Items>
+    static auto lower_bound(Items& items, std::string_view key) -> decltype(items.begin()) {
+      return std::lower_bound(items.begin(), items.end(), key,
+                              [](const value_type& m, std::string_view k) { return m.first < k; });
+    }
+    template <class Items>
+    static auto search(Items& items, std::string_view key) -> decltype(items.begin()) {
+      auto it = lower_bound(items, key);
+      return it != items.end() && it->first == key ? it : items.end();
+    }
+    template <class K>
+    std::pair<iterator, bool> try_emplace(K&& key) {
+      const std::string_view k = key;
+      // Appending is the common case: check it before searching.
+      auto it = items_.empty() || items_.back().first < k ? end() : lower_bound(items_, k);
+      if (it != end() && it->first == k) return {it, false};
+      return {items_.emplace(it, std::string(std::forward<K>(key)), Json()), true};
+    }
+
+    std::vector<value_type> items_;
+  };
 
  private:
   std::variant<std::nullptr_t, bool, std::int64_t, double, std::string, Array, Object> v_;

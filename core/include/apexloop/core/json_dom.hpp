@@ -1,0 +1,22 @@
+#pragma once
+// simdjson's DOM, for a reader that takes a document apart itself (the event codec) and converts
+// only the parts it keeps into Json. The domain holds Json, never these: an element borrows this
+// thread's parser and is gone at its next parse.
+
+#include <simdjson.h>
+
+#include <expected>
+#include <string_view>
+
+#include "apexloop/core/json.hpp"
+
+namespace apexloop {
+
+// Parses with this thread's parser (parse_json uses it too); the element is valid until the next
+// parse on this thread.
+[[nodiscard]] std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text);
+
+// An owned copy of a parsed element.
+[[nodiscard]] Json from_dom(simdjson::dom::element el);
+
+}  // namespace apexloop
