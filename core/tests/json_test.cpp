@@ -31,6 +31,52 @@ TEST(Json, EscapesControlCharactersQuotesAndBackslashes) {
   EXPECT_EQ(back->as_string(), std::string("a\"b\\c\n\x01", 7));
 }
 
+// write_json_string looks at eight characters at a time: it must escape exactly what a plain
+// character-by-character writer does, wherever in a word the character sits, and whatever the
+// bytes around it (high bytes of UTF-8 included).
+TEST(Json, EscapingEightAtATimeMatchesOneAtATime) {
+  auto plain = [](std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (u < 0x20) {
+        const char* named = c == '\n'   ? "\\n"
+                            : c == '\r' ? "\\r"
+                            : c == '\t' ? "\\t"
+                            : c == '\b' ? "\\b"
+                            : c == '\f' ? "\\f"
+                                        : nullptr;
+        if (named != nullptr) {
+          out += named;
+        } else {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[u >> 4];
+          out += kHex[u & 0xF];
+        }
+      } else {
+        out += c;
+      }
+    }
+    return out + "\"";
+  };
+  std::mt19937 rng(20261130);
+  const std::string alphabet = std::string("ab\"\\\n\x01\x1f \x7f\x80\xc3\xa9\xff", 13) + std::string(1, '\0');
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 40, 'x');
+    // Mostly plain text, sometimes anything: both paths and their seams get exercised.
+    for (auto& c : s) {
+      c = rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : static_cast<char>('a' + rng() % 26);
+    }
+    std::string out;
+    write_json_string(out, s);
+    ASSERT_EQ(out, plain(s)) << "input of " << s.size() << " bytes";
+  }
+}
+
 TEST(Json, MalformedInputIsAnErrorValue) {
   for (const char* bad : {"", "{", "[1,]", "{\"a\":}", "nul", "\"\xff\"", "{} extra"}) {
     auto j = parse_json(bad);
