@@ -56,17 +56,17 @@ class Reader {
   std::string_view in_;
 };
 
-// Field values as stored are JSON text we wrote ourselves; the common scalars are read without a
-// full parse.
 // The characters of a JSON string without escapes, read straight off its text.
 std::optional<std::string_view> plain_string(std::string_view text) {
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"' &&
-      text.substr(1, text.size() - 2).find_first_of("\\\"") == std::string_view::npos) {
-    return text.substr(1, text.size() - 2);
-  }
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
+  const std::string_view inner = text.substr(1, text.size() - 2);
+  // Two memchr scans: cheaper than find_first_of's per-character search of the set.
+  if (inner.find('\\') == std::string_view::npos && inner.find('"') == std::string_view::npos) return inner;
   return std::nullopt;
 }
 
+// Field values as stored are JSON text we wrote ourselves; the common scalars are read without a
+// full parse.
 std::optional<Json> parse_value(std::string_view text) {
   if (auto plain = plain_string(text)) return Json(*plain);
   if (!text.empty() && (text.front() == '-' || (text.front() >= '0' && text.front() <= '9'))) {
