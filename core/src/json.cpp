@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -21,6 +22,21 @@ Json::Object::Object(std::initializer_list<value_type> members) : items_(members
   auto dup = std::unique(items_.begin(), items_.end(),
                          [](const value_type& a, const value_type& b) { return a.first == b.first; });
   items_.erase(dup, items_.end());
+}
+
+Json::Object Json::Object::from_members(std::vector<value_type> members) {
+  Object o;
+  o.items_ = std::move(members);
+  auto& items = o.items_;
+  const auto less = [](const value_type& a, const value_type& b) { return a.first < b.first; };
+  // What we wrote ourselves comes sorted: one pass finds that.
+  if (std::adjacent_find(items.begin(), items.end(), std::not_fn(less)) == items.end()) return o;
+  std::stable_sort(items.begin(), items.end(), less);
+  // unique() keeps the first of each run of equal keys; run backwards, that is the last one.
+  auto kept = std::unique(items.rbegin(), items.rend(),
+                          [](const value_type& a, const value_type& b) { return a.first == b.first; });
+  items.erase(items.begin(), kept.base());
+  return o;
 }
 
 Json& Json::Object::at(std::string_view key) {
@@ -76,14 +92,11 @@ Json from_dom(simdjson::dom::element el) {
     case simdjson::dom::element_type::OBJECT: {
       simdjson::dom::object src;
       if (el.get_object().get(src) != simdjson::SUCCESS) return Json(nullptr);
-      Json::Object obj;
-      obj.reserve(src.size());
-      for (auto field : src) {
-        // Duplicate keys: the last one wins, as in most JSON readers. The hint makes keys that
-        // come in order (all we write ourselves) appends.
-        obj.insert_or_assign(obj.end(), field.key, from_dom(field.value));
-      }
-      return Json(std::move(obj));
+      std::vector<Json::Object::value_type> members;
+      members.reserve(src.size());
+      for (auto field : src) members.emplace_back(std::string(field.key), from_dom(field.value));
+      // Duplicate keys: the last one wins, as in most JSON readers.
+      return Json(Json::Object::from_members(std::move(members)));
     }
     case simdjson::dom::element_type::INT64: return Json(el.get_int64().value_unsafe());
     case simdjson::dom::element_type::UINT64:

@@ -63,10 +63,10 @@ class Json {
 
   friend bool operator==(const Json&, const Json&) = default;
 
-  // Members sorted by key, bytes compared as std::string's < does, keys unique: the std::map this
-  // was, without a node per member. Objects are small and mostly built in key order (we parse what
-  // we wrote), so a sorted vector is one allocation and its inserts are appends. Unlike a map,
-  // inserting or erasing a member invalidates every reference and iterator into the object.
+  // Unique keys in the order of std::map<std::string, Json, std::less<>> (bytes compared
+  // unsigned), without a node per member: objects are small and mostly built in key order (we
+  // parse what we wrote), so a sorted vector is one allocation and its inserts are appends. Unlike
+  // a map's, inserting or erasing a member invalidates every reference and iterator into it.
   class Object {
    public:
     using value_type = std::pair<std::string, Json>;
@@ -76,6 +76,9 @@ class Json {
     Object() = default;
     // Of members with the same key the first is kept, as std::map does.
     Object(std::initializer_list<value_type> members);
+    // Members in any order, sorted once (not inserted one by one: a hostile document must not
+    // cost a shift per member). Of members with the same key the last is kept, as in parsing.
+    [[nodiscard]] static Object from_members(std::vector<value_type> members);
 
     [[nodiscard]] iterator begin() { return items_.begin(); }
     [[nodiscard]] iterator end() { return items_.end(); }
@@ -84,7 +87,6 @@ class Json {
     [[nodiscard]] std::size_t size() const { return items_.size(); }
     [[nodiscard]] bool empty() const { return items_.empty(); }
     void clear() { items_.clear(); }
-    void reserve(std::size_t n) { items_.reserve(n); }
 
     [[nodiscard]] iterator find(std::string_view key) { return search(items_, key); }
     [[nodiscard]] const_iterator find(std::string_view key) const { return search(items_, key); }
