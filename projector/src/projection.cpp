@@ -263,8 +263,8 @@ struct SetRule {
   const Policy* policy = nullptr;   // none: the set reads nothing of this database
   std::vector<std::string> inputs;  // the fields the row rule reads: the owner and the filter's
   bool clocked = false;             // the filter reads `now`, so past answers live in the store only
-  // The columns the set is sent (readable_column), sorted, each with whether it is a relation:
-  // asked for every field of every record placed.
+  // The columns the set is sent (readable_column), sorted by key: asked for every field of
+  // every record placed.
   std::vector<std::pair<std::string_view, const ColumnDef*>> shown;
 
   // The column `key` when the set is sent it, else nullptr.
@@ -305,17 +305,12 @@ Shown shown_to_set(const SetRule& rule, const StoredRecord& rec, std::string& sc
 // sees what the set is shown, as the command service's decisions do.
 bool visible(const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, const PrincipalVars& vars) {
   if (rule.policy == nullptr) return false;
-  // Without a filter the rule is ownership alone, read off the owner's JSON text when it has no
-  // escapes (ours never do): no parse, no allocation, the answer may_read would give.
+  // Without a filter the rule is ownership alone, read off the owner's JSON text when it is a
+  // plain string (ours always are): no parse, no allocation, the answer may_read would give.
   if (!rule.policy->read_filter && !vars.client_id.empty()) {
     const ColumnDef* owner = owner_column(db);
-    const std::string* text = owner == nullptr ? nullptr : rec.field(owner->key);
-    if (owner == nullptr || text == nullptr) return false;
-    const std::string_view t(*text);
-    if (t.find('\\') == std::string_view::npos) {
-      return t.size() == vars.client_id.size() + 2 && t.front() == '"' && t.back() == '"' &&
-             t.substr(1, vars.client_id.size()) == vars.client_id;
-    }
+    if (owner == nullptr || rec.field(owner->key) == nullptr) return false;
+    if (auto text = rec.plain_string_field(owner->key)) return *text == vars.client_id;
   }
   const Json::Object fields = rec.parse_fields(rule.inputs);
   std::string scratch;

@@ -9,8 +9,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -80,6 +80,9 @@ Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
   last = it;
   return it->second;
 }
+
+// What a read of a pending entry answers: a copy of its value, or nullopt for a deletion.
+std::optional<std::string> value_of(const Slot& s) { return s ? std::optional<std::string>(*s) : std::nullopt; }
 
 void put(Pending& pending, std::string_view key, std::string_view value) {
   Slot& s = slot(pending, key);
@@ -216,10 +219,9 @@ class BatchKv final : public KvView {
 
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
-    auto found = [](const Slot& s) { return s ? std::optional<std::string>(*s) : std::nullopt; };
-    if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return found(it->second);
+    if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
     if (written_ != nullptr) {
-      if (auto it = written_->entries.find(key); it != written_->entries.end()) return found(it->second);
+      if (auto it = written_->entries.find(key); it != written_->entries.end()) return value_of(it->second);
     }
     return stored_get(db_, key);
   }
@@ -244,8 +246,7 @@ class BatchKv final : public KvView {
   // The pending writes, taken (this view is done with).
   std::unique_ptr<Pending> take() && {
     it_.reset();
-    auto out = std::exchange(pending_, std::make_unique<Pending>());
-    return out;
+    return std::exchange(pending_, std::make_unique<Pending>());
   }
 
  private:
@@ -257,9 +258,7 @@ class BatchKv final : public KvView {
 };
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
-  if (auto it = pending_->entries.find(key); it != pending_->entries.end()) {
-    return it->second ? std::optional<std::string>(*it->second) : std::nullopt;
-  }
+  if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
   return batch_.shared_get(key);
 }
 

@@ -103,6 +103,11 @@ void StoredRecord::set_field(std::string_view key, const std::optional<Json>& va
   }
 }
 
+std::optional<std::string_view> StoredRecord::plain_string_field(std::string_view key) const {
+  const std::string* text = field(key);
+  return text == nullptr ? std::nullopt : plain_string(*text);
+}
+
 std::string StoredRecord::string_field(std::string_view key) const {
   const std::string* text = field(key);
   if (text == nullptr) return "";

@@ -43,6 +43,9 @@ struct StoredRecord {
   void set_field(std::string_view key, const std::optional<Json>& value);
   // The value of a field that holds a JSON string ("" otherwise): owners and relation ids.
   [[nodiscard]] std::string string_field(std::string_view key) const;
+  // The same read straight off the text, for a string without escapes (all we write); nullopt
+  // for an absent field, another type or a string with escapes.
+  [[nodiscard]] std::optional<std::string_view> plain_string_field(std::string_view key) const;
   // Parsed values of the named fields only (those the record has).
   [[nodiscard]] Json::Object parse_fields(const std::vector<std::string>& keys) const;
 
