@@ -11,7 +11,7 @@ namespace {
 
 // The record's fields as the internal view serves them now (every field), if it exists.
 std::optional<Json::Object> current_fields(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
-  auto served = served_record(kv, ws, keys::kInternalSet, db, id);
+  auto served = served_record(kv, ws, keys::kInternalSet, "", db, id);
   if (!served) return std::nullopt;
   auto j = parse_json(*served);
   const Json* fields = j ? j->find("fields") : nullptr;

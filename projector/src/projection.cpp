@@ -26,6 +26,11 @@ void MapKv::del(std::string_view key) {
   auto it = data.find(key);
   if (it != data.end()) data.erase(it);
 }
+void MapKv::del_prefix(std::string_view prefix) {
+  auto first = data.lower_bound(prefix), last = first;
+  while (last != data.end() && last->first.starts_with(prefix)) ++last;
+  data.erase(first, last);
+}
 void MapKv::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
   // Collected first so that `fn` may write to this view while we walk it.
   std::vector<std::pair<std::string, std::string>> hits;
@@ -41,15 +46,20 @@ class MapForkKv final : public KvView {
   explicit MapForkKv(const MapKv& base) : base_(base) {}
   std::optional<std::string> get(std::string_view key) override {
     if (auto it = mine.find(key); it != mine.end()) return it->second;
+    if (in_dropped(key)) return std::nullopt;
     if (auto it = base_.data.find(key); it != base_.data.end()) return it->second;
     return std::nullopt;
   }
   void put(std::string_view key, std::string_view value) override { mine.insert_or_assign(std::string(key), std::string(value)); }
   void del(std::string_view key) override { mine.insert_or_assign(std::string(key), std::nullopt); }
+  void del_prefix(std::string_view prefix) override {
+    std::erase_if(mine, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+    dropped.emplace_back(prefix);
+  }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
     std::map<std::string, std::optional<std::string>, std::less<>> hits;
     for (auto it = base_.data.lower_bound(prefix); it != base_.data.end() && it->first.starts_with(prefix); ++it) {
-      hits.emplace(it->first, it->second);
+      if (!in_dropped(it->first)) hits.emplace(it->first, it->second);
     }
     for (auto it = mine.lower_bound(prefix); it != mine.end() && it->first.starts_with(prefix); ++it) {
       hits.insert_or_assign(it->first, it->second);
@@ -59,8 +69,12 @@ class MapForkKv final : public KvView {
     }
   }
   std::map<std::string, std::optional<std::string>, std::less<>> mine;  // this fork's writes
+  std::vector<std::string> dropped;                                     // and prefixes it deleted
 
  private:
+  bool in_dropped(std::string_view key) const {
+    return std::any_of(dropped.begin(), dropped.end(), [&](const std::string& p) { return key.starts_with(p); });
+  }
   const MapKv& base_;
 };
 
@@ -68,7 +82,9 @@ class MapForkKv final : public KvView {
 
 std::unique_ptr<KvView> MapKv::fork() { return std::make_unique<MapForkKv>(*this); }
 void MapKv::join(KvView& forked) {
-  for (const auto& [k, v] : dynamic_cast<MapForkKv&>(forked).mine) v ? put(k, *v) : del(k);
+  auto& f = dynamic_cast<MapForkKv&>(forked);
+  for (const auto& p : f.dropped) del_prefix(p);
+  for (const auto& [k, v] : f.mine) v ? put(k, *v) : del(k);
 }
 
 std::string served_json(const Json& canonical, const Json::Object& fields) {
@@ -87,12 +103,16 @@ std::string served_json(const Json& canonical, const Json::Object& fields) {
   return out;
 }
 
-std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::string_view set, std::string_view db,
-                                         std::string_view id) {
+std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::string_view set, std::string_view gen,
+                                         std::string_view db, std::string_view id) {
   auto location = kv.get(keys::record_location(ws, db, id));
   const auto order = location ? keys::order_of_location(*location) : std::string_view();
   if (order.empty()) return std::nullopt;
-  return kv.get(keys::list_prefix(ws, set, db) + std::string(order));
+  return kv.get(keys::list_prefix(ws, set, db, gen) + std::string(order));
+}
+
+std::string rows_gen(KvView& kv, std::string_view ws, std::string_view set, std::string_view db) {
+  return kv.get(keys::list_gen(ws, set, db)).value_or("");
 }
 
 bool view_indexed(const ViewDef& view, bool per_contact) {
@@ -391,10 +411,10 @@ class Step {
       append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
       if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), new_owner + "/" + any.order);
       kv_.put(record_key(w, db.key, new_owner, any.order), after->encode());
-      kv_.put(keys::list_prefix(w, keys::kInternalSet, db.key) + any.order, served);
+      kv_.put(keys::list_prefix(w, keys::kInternalSet, db.key, "") + any.order, served);
     } else {
       kv_.del(keys::record_location(w, db.key, any.id));
-      kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key) + any.order);
+      kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key, "") + any.order);
     }
     const auto old_targets = before ? relation_targets(db, *before) : std::set<std::pair<std::string, std::string>>{};
     const auto new_targets = after ? relation_targets(db, *after) : std::set<std::pair<std::string, std::string>>{};
@@ -422,7 +442,7 @@ class Step {
           const SetRule rule = rule_of(ws_, set, db);
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
-          const std::string shown = keys::list_prefix(ws_.id, set.id, db.key) + any.order;
+          const std::string shown = keys::list_prefix(ws_.id, set.id, db.key, gen_of(set.id, db.key)) + any.order;
           const auto shown_before = notice_order_ && was && is ? kv_.get(shown) : std::nullopt;
           flipped = place(set, rule, db, any, was, is) || flipped;
           if (notice_order_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, *kv_.get(shown), !before);
@@ -519,6 +539,7 @@ class Step {
       if (f) std::rethrow_exception(f);
     }
     for (auto& f : forks) kv_.join(*f);
+    gens_.clear();  // the forks may have moved sets to new generations
   }
 
   void reproject_client(const WorkspaceState& before, const std::string& client, const std::set<std::string>& roles,
@@ -542,13 +563,27 @@ class Step {
           // again. Rows come out the same only when the set reads the same columns as before, so
           // only then is what it holds worth reading. Each record is decoded into the same
           // StoredRecord: a scan of many records allocates next to nothing.
+          const std::string old_gen = gen_of(s.id, db_key);
+          const bool same = old_rule.policy != nullptr && same_columns(*old_rule.policy, *rule.policy);
           HeldRows held;
-          if (old_rule.policy != nullptr && same_columns(*old_rule.policy, *rule.policy)) {
-            const std::string list = keys::list_prefix(ws_.id, s.id, db_key);
+          if (same) {
+            const std::string list = keys::list_prefix(ws_.id, s.id, db_key, old_gen);
             kv_.scan(list, [&](std::string_view key, std::string_view bytes) {
               held.add(key.substr(list.size()), bytes);
             });
           }
+          // Other columns: every row changes, so every row is written under the set's next
+          // generation of rows (keys RocksDB holds no older versions of, cheap to insert), and the
+          // old generation goes whole once the records are placed (until then it still answers
+          // what the set held, which a clocked rule reads).
+          const bool fresh = old_rule.policy != nullptr && !same;
+          if (fresh) set_gen(s.id, db_key, keys::next_gen(old_gen));
+          const std::string gen = gen_of(s.id, db_key);
+          // Rows written afresh need not know whether a record was in the set before, unless
+          // something else follows it in or out: views, attached comments and approvals, records
+          // that point at it.
+          const bool track_was = !fresh || has_views(db_key) || has_attached(kCommentsKind, db_key) ||
+                                 has_attached(kApprovalsKind, db_key) || referable(db_key);
           std::size_t next_held = 0;
           StoredRecord rec;
           kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
@@ -556,11 +591,15 @@ class Step {
             while (next_held < held.size() && held.order(next_held) < rec.order) ++next_held;
             std::optional<std::string_view> shown;
             if (next_held < held.size() && held.order(next_held) == rec.order) shown = held.row(next_held);
-            const bool was = old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, rec);
-            if (place(s, rule, *db, rec, was, visible(rule, *db, rec, s.vars), shown)) {
+            const bool was = track_was && old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, rec, old_gen);
+            if (place(s, rule, *db, rec, was, visible(rule, *db, rec, s.vars), shown, fresh ? &gen : nullptr, !track_was)) {
               reproject_referrers(client, db_key, rec.id);
             }
           });
+          if (fresh) {
+            kv_.flush_ahead();
+            kv_.del_prefix(keys::list_prefix(ws_.id, s.id, db_key, old_gen));
+          }
         }
         route_contacts(before, client, role, db_key, new_sets);
       }
@@ -568,20 +607,42 @@ class Step {
   }
 
  private:
-  // Whether `rec` is in `set` (under `rule`) as the store holds it now.
-  bool in_set(const SetRule& rule, const PrincipalSet& set, const DatabaseDef& db, const StoredRecord& rec) {
-    if (rule.clocked) return kv_.get(keys::list_prefix(ws_.id, set.id, db.key) + rec.order).has_value();
+  // Whether `rec` is in `set` (under `rule`) as the store holds it now: in generation `gen` when
+  // given, else the set's own.
+  bool in_set(const SetRule& rule, const PrincipalSet& set, const DatabaseDef& db, const StoredRecord& rec,
+              std::optional<std::string_view> gen = std::nullopt) {
+    if (rule.clocked) {
+      const std::string_view g = gen ? *gen : std::string_view(gen_of(set.id, db.key));
+      return kv_.get(keys::list_prefix(ws_.id, set.id, db.key, g) + rec.order).has_value();
+    }
     return visible(rule, db, rec, set.vars);
+  }
+
+  // The generation of set `set`'s rows of `db` (keys::list_gen), read once per step.
+  const std::string& gen_of(const std::string& set, const std::string& db) {
+    auto [it, added] = gens_.try_emplace(keys::cat({set, "/", db}));
+    if (added) it->second = rows_gen(kv_, ws_.id, set, db);
+    return it->second;
+  }
+  void set_gen(const std::string& set, const std::string& db, std::string gen) {
+    const std::string key = keys::list_gen(ws_.id, set, db);
+    gen.empty() ? kv_.del(key) : kv_.put(key, gen);
+    gens_.insert_or_assign(keys::cat({set, "/", db}), std::move(gen));
   }
 
   // Puts or removes one record in one set; answers whether its visibility there changed.
   // `shown` is what the set holds for the record now, when the caller has it at hand: a row whose
   // bytes come out the same is not written again.
+  // `fresh_gen` is given when the set's rows are being written afresh under that generation:
+  // there is nothing there to delete. With `ahead` too, nothing reads them before the caller's
+  // flush_ahead(), and the rows may go to the store ahead of the batch (KvView::put_ahead):
+  // nobody reads that generation until the batch that names it lands.
   bool place(const PrincipalSet& set, const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, bool was,
-             bool is, std::optional<std::string_view> shown = std::nullopt) {
+             bool is, std::optional<std::string_view> shown = std::nullopt, const std::string* fresh_gen = nullptr,
+             bool ahead = false) {
     // Built in buffers the Step keeps: a re-projection places every record of a client.
     std::string& l_key = place_key_;
-    keys::list_row(l_key, ws_.id, set.id, db.key, rec.order);
+    keys::list_row(l_key, ws_.id, set.id, db.key, fresh_gen != nullptr ? *fresh_gen : gen_of(set.id, db.key), rec.order);
     if (is) {
       // An edit of a column the set cannot read changes nothing here, not even version or
       // updated_at: the bytes stay as they were (issue 5).
@@ -594,10 +655,14 @@ class Step {
       served.clear();
       std::string scratch;
       append_served(served, rec, shown_to_set(rule, rec, scratch), keep);
-      if (shown != served) kv_.put(l_key, served);
+      if (fresh_gen != nullptr && ahead) {
+        kv_.put_ahead(l_key, served);
+      } else if (shown != served) {
+        kv_.put(l_key, served);
+      }
       place_views(set, db, rec.order, &served);
     } else if (was) {
-      kv_.del(l_key);
+      if (fresh_gen == nullptr) kv_.del(l_key);
       place_views(set, db, rec.order, nullptr);
     }
     if (was != is) {
@@ -770,10 +835,12 @@ class Step {
   // that point at them are re-projected (regression: a relation outlived its target's policy).
   void drop(const std::string& set, const std::string& client, const std::string& db) {
     std::vector<std::string> ids;
-    kv_.scan(keys::list_prefix(ws_.id, set, db), [&](std::string_view key, std::string_view served) {
+    kv_.scan(keys::list_prefix(ws_.id, set, db, gen_of(set, db)), [&](std::string_view key, std::string_view served) {
       ids.push_back(served_id(served));
       kv_.del(key);
     });
+    // The generation stays: a set's generations are never used twice (so rows written ahead
+    // never meet an older batch's deletions of the same keys).
     for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db),
                                keys::set_all_comments_prefix(ws_.id, set, db), keys::set_all_approvals_prefix(ws_.id, set, db)}) {
       kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
@@ -832,7 +899,7 @@ class Step {
       if (it == sets.end()) {
         kv_.del(key);
       } else {
-        kv_.put(key, it->id);
+        kv_.put(key, keys::route_value(it->id, gen_of(it->id, db)));
       }
     }
   }
@@ -848,6 +915,7 @@ class Step {
   std::vector<AttachedMemo> attached_in_;
   std::optional<std::string> notice_order_;  // set for events that notify
   std::string place_key_, place_row_;        // place()'s key and row (it does not nest)
+  std::map<std::string, std::string> gens_;  // "<set>/<db>": gen_of()'s memo
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.

@@ -39,8 +39,14 @@ struct PendingWrites {
   // The entry written last in each family of keys ("rc/", "ro/", "pv/", ...; told apart by their
   // first two bytes, a collision only costs a search): see slot().
   std::array<Map::iterator, 16> last;
+  // Prefixes dropped whole (KvView::del_prefix): nothing under them is left in the layers below
+  // this one (earlier batches, the store). What was written under them since is in `entries`.
+  std::vector<std::string_view> dropped;
 
   PendingWrites() { last.fill(entries.end()); }
+  bool dropped_in(std::string_view key) const {
+    return std::any_of(dropped.begin(), dropped.end(), [&](std::string_view p) { return key.starts_with(p); });
+  }
   Map::iterator& last_for(std::string_view key) {
     const unsigned a = key.empty() ? 0 : static_cast<unsigned char>(key[0]);
     const unsigned b = key.size() < 2 ? 0 : static_cast<unsigned char>(key[1]);
@@ -63,6 +69,8 @@ using Pending = PendingWrites;
 // list, its views; one record's keys after the last record's), so the entry right after the one
 // written last in the key's family is tried before searching the map.
 Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
+  // No single key ends in '/': only a dropped prefix does (see HintFamily).
+  if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
   auto& map = pending.entries;
   auto& last = pending.last_for(key);
   auto make = [&](Pending::Map::iterator hint) {
@@ -89,8 +97,32 @@ void put(Pending& pending, std::string_view key, std::string_view value) {
   s = pending.copy(value);
 }
 
-// `over`'s entries under `prefix` laid over `under` (both in key order): `over` wins.
+// Every key under `prefix` gone: this layer's own entries now, the layers below when read
+// through this one, and the store when the batch is written (one range deletion).
+void drop_prefix(Pending& pending, std::string_view prefix) {
+  if (prefix.empty() || prefix.back() != '/') throw std::logic_error("not a prefix: " + std::string(prefix));
+  auto& map = pending.entries;
+  auto first = map.lower_bound(prefix), last = first;
+  while (last != map.end() && last->first.starts_with(prefix)) ++last;
+  if (first != last) {
+    map.erase(first, last);
+    pending.last.fill(map.end());
+  }
+  if (!pending.dropped_in(prefix)) pending.dropped.push_back(pending.copy(prefix));
+}
+
+// The first key past every key with `prefix` ("" when there is none: all 0xff).
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+// `over`'s entries under `prefix` laid over `under` (both in key order): `over` wins, and what
+// `over` dropped is gone from `under`.
 PendingRun overlay(const Pending& over, std::string_view prefix, PendingRun under = {}) {
+  if (!over.dropped.empty()) std::erase_if(under, [&](const auto& e) { return over.dropped_in(e.first); });
   PendingRun out;
   auto u = under.begin();
   for (auto o = over.entries.lower_bound(prefix); o != over.entries.end() && o->first.starts_with(prefix); ++o) {
@@ -102,9 +134,11 @@ PendingRun overlay(const Pending& over, std::string_view prefix, PendingRun unde
   return out;
 }
 
-// Every stored key under `prefix` merged with the pending run `mine` (which wins), in order.
-// The store does not change while a batch is open, so it is walked in place.
+// Every stored key under `prefix` merged with the pending run `mine` (which wins), in order,
+// less the stored keys under a prefix the pending layers dropped. The store does not change
+// while a batch is open, so it is walked in place.
 void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRun& mine,
+                 const std::vector<std::string_view>& dropped,
                  const std::function<void(std::string_view, std::string_view)>& fn) {
   const rocksdb::Slice p(prefix.data(), prefix.size());
   auto m = mine.begin();
@@ -115,7 +149,10 @@ void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRu
                       : m == mine.end()   ? -1
                                           : it.key().compare(rocksdb::Slice(m->first.data(), m->first.size()));
     if (order < 0) {
-      fn(it.key().ToStringView(), it.value().ToStringView());
+      const auto key = it.key().ToStringView();
+      if (std::none_of(dropped.begin(), dropped.end(), [&](std::string_view p) { return key.starts_with(p); })) {
+        fn(key, it.value().ToStringView());
+      }
       it.Next();
       continue;
     }
@@ -130,11 +167,9 @@ void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRu
 // last step stops there instead of skipping the deleted and overwritten entries beyond it.
 class PrefixIterator {
  public:
-  PrefixIterator(rocksdb::DB& db, std::string_view prefix) : bound_(prefix) {
-    while (!bound_.empty() && static_cast<unsigned char>(bound_.back()) == 0xff) bound_.pop_back();
+  PrefixIterator(rocksdb::DB& db, std::string_view prefix) : bound_(prefix_end(prefix)) {
     rocksdb::ReadOptions ro;
     if (!bound_.empty()) {
-      bound_.back() = static_cast<char>(static_cast<unsigned char>(bound_.back()) + 1);
       upper_ = rocksdb::Slice(bound_);
       ro.iterate_upper_bound = &upper_;
     }
@@ -158,22 +193,53 @@ std::optional<std::string> stored_get(rocksdb::DB& db, std::string_view key) {
   return value;
 }
 
+// Writes ahead of a batch (KvView::put_ahead), in chunks of a few MB: each chunk goes to RocksDB
+// on the thread that fills it, so two forks insert into the memtable side by side.
+class AheadWriter {
+ public:
+  AheadWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo) : db_(db), wo_(wo) {
+    wo_.memtable_insert_hint_per_batch = true;  // each chunk is in key order
+  }
+  void put(std::string_view key, std::string_view value) {
+    if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
+    const auto s = batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+    if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
+    if (batch_.GetDataSize() >= kChunkBytes) flush();
+  }
+  void flush() {
+    if (batch_.Count() == 0) return;
+    const auto s = db_.Write(wo_, &batch_);
+    if (!s.ok()) throw std::runtime_error("rocksdb write: " + s.ToString());
+    batch_.Clear();
+  }
+
+ private:
+  static constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
+  rocksdb::DB& db_;
+  rocksdb::WriteOptions wo_;
+  rocksdb::WriteBatch batch_;
+};
+
 class BatchKv;
 
 // Work split across threads within one batch (KvView::fork): reads see this fork's own
 // writes, then the batch's (which nobody writes until every fork has joined), then the store.
 class ForkKv final : public KvView {
  public:
-  ForkKv(const BatchKv& batch, rocksdb::DB& db) : batch_(batch), db_(db) {}
+  ForkKv(const BatchKv& batch, rocksdb::DB& db, const rocksdb::WriteOptions& wo) : batch_(batch), db_(db), ahead_(db, wo) {}
   std::optional<std::string> get(std::string_view key) override;
   void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
+  void put_ahead(std::string_view key, std::string_view value) override { ahead_.put(key, value); }
+  void flush_ahead() override { ahead_.flush(); }
   void del(std::string_view key) override { slot(*pending_, key).reset(); }
+  void del_prefix(std::string_view prefix) override { drop_prefix(*pending_, prefix); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
 
  private:
   friend class BatchKv;
   const BatchKv& batch_;
   rocksdb::DB& db_;
+  AheadWriter ahead_;
   std::unique_ptr<Pending> pending_ = std::make_unique<Pending>();
 };
 
@@ -184,35 +250,42 @@ class BatchKv final : public KvView {
  public:
   // `written` is the previous batch while RocksDB may still be taking it: reads see it under
   // this batch's own writes (whether or not the store has it yet, it says the same).
-  explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr) : db_(db), written_(written) {}
+  // Writes ahead go with `wo` (the store's: with or without its write-ahead log).
+  explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr, const rocksdb::WriteOptions& wo = {})
+      : db_(db), written_(written), wo_(wo), ahead_(db, wo) {}
   std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
   void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
+  void put_ahead(std::string_view key, std::string_view value) override { ahead_.put(key, value); }
+  void flush_ahead() override { ahead_.flush(); }
   void del(std::string_view key) override { slot(*pending_, key).reset(); }
+  void del_prefix(std::string_view prefix) override { drop_prefix(*pending_, prefix); }
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override {
     // What `fn` sees is the view as it was when the scan began: `fn` may write, even under the
     // prefix, without disturbing the walk (the pending side is copied first; it is small).
     const PendingRun mine = shared_pending(prefix);
     // One iterator serves every (non-nested) scan of the batch: making one costs more than
     // most scans. A scan inside `fn` walks with its own.
+    const auto dropped = shared_dropped();
     if (scanning_) {
       PrefixIterator own(db_, prefix);
-      merged_scan(*own, prefix, mine, fn);
+      merged_scan(*own, prefix, mine, dropped, fn);
       return;
     }
     if (!it_) it_.reset(db_.NewIterator(rocksdb::ReadOptions()));
     ++scanning_;
     try {
-      merged_scan(*it_, prefix, mine, fn);
+      merged_scan(*it_, prefix, mine, dropped, fn);
     } catch (...) {
       --scanning_;
       throw;
     }
     --scanning_;
   }
-  std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_); }
+  std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_, wo_); }
   void join(KvView& forked) override {
     // The fork's entries are taken as they are, its arena with them.
     auto& f = dynamic_cast<ForkKv&>(forked);
+    for (const auto p : f.pending_->dropped) drop_prefix(*pending_, p);
     for (const auto& [k, v] : f.pending_->entries) slot(*pending_, k, true) = v;
     pending_->adopted.push_back(std::exchange(f.pending_, std::make_unique<Pending>()));
   }
@@ -220,10 +293,18 @@ class BatchKv final : public KvView {
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
     if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
+    if (pending_->dropped_in(key)) return std::nullopt;
     if (written_ != nullptr) {
       if (auto it = written_->entries.find(key); it != written_->entries.end()) return value_of(it->second);
+      if (written_->dropped_in(key)) return std::nullopt;
     }
     return stored_get(db_, key);
+  }
+  // The prefixes the pending layers dropped: stored keys under them are gone.
+  std::vector<std::string_view> shared_dropped() const {
+    std::vector<std::string_view> out(pending_->dropped.begin(), pending_->dropped.end());
+    if (written_ != nullptr) out.insert(out.end(), written_->dropped.begin(), written_->dropped.end());
+    return out;
   }
   PendingRun shared_pending(std::string_view prefix) const {
     return written_ == nullptr ? overlay(*pending_, prefix) : overlay(*pending_, prefix, overlay(*written_, prefix));
@@ -232,11 +313,20 @@ class BatchKv final : public KvView {
   // Bytes the pending writes take in a WriteBatch (about), to size it once.
   std::size_t pending_bytes() const {
     std::size_t n = 64;
+    for (const auto p : pending_->dropped) n += 2 * p.size() + 12;
     for (const auto& [k, v] : pending_->entries) n += k.size() + (v ? v->size() : 0) + 12;
     return n;
   }
-  // Copies the pending writes into `batch`, in key order.
+  // Copies the pending writes into `batch`: the dropped prefixes first (what was written under
+  // them since comes after, so the range deletions do not cover it), then the entries in key
+  // order.
   void write_to(rocksdb::WriteBatch& batch) const {
+    for (const auto p : pending_->dropped) {
+      const std::string end = prefix_end(p);
+      if (end.empty()) throw std::logic_error("del_prefix past every key");
+      const auto s = batch.DeleteRange(rocksdb::Slice(p.data(), p.size()), end);
+      if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
+    }
     for (const auto& [k, v] : pending_->entries) {
       const rocksdb::Slice key(k.data(), k.size());
       const auto s = v ? batch.Put(key, rocksdb::Slice(v->data(), v->size())) : batch.Delete(key);
@@ -252,6 +342,8 @@ class BatchKv final : public KvView {
  private:
   rocksdb::DB& db_;
   const Pending* written_;
+  rocksdb::WriteOptions wo_;
+  AheadWriter ahead_;
   std::unique_ptr<rocksdb::Iterator> it_;
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
   std::unique_ptr<Pending> pending_ = std::make_unique<Pending>();
@@ -259,14 +351,28 @@ class BatchKv final : public KvView {
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
   if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
+  if (pending_->dropped_in(key)) return std::nullopt;
   return batch_.shared_get(key);
 }
 
 void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
   const PendingRun mine = overlay(*pending_, prefix, batch_.shared_pending(prefix));
+  auto dropped = batch_.shared_dropped();
+  dropped.insert(dropped.end(), pending_->dropped.begin(), pending_->dropped.end());
   PrefixIterator it(db_, prefix);
-  merged_scan(*it, prefix, mine, fn);
+  merged_scan(*it, prefix, mine, dropped, fn);
 }
+
+// The families memtable inserts keep a hint for: a key's first three bytes ("pv/", "ro/", ...).
+// A range deletion's start (a dropped prefix, which ends in '/', as no single key does) is
+// outside: RocksDB keeps range deletions in a skip list of their own but finds hints by prefix
+// alone, so a shared family would hand one list a position in the other.
+class HintFamily final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "apexloop.HintFamily"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return {key.data(), 3}; }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 3 && key[key.size() - 1] != '/'; }
+};
 
 rocksdb::Options base_options(const StoreOptions& options = {}) {
   rocksdb::Options o;
@@ -285,7 +391,7 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   // Batches reach the memtable in key order. Without a hint, an insert that does not land right
   // after the previous one re-walks the skip list from the top; with one (kept per key family,
   // "pv/", "ro/", ...) it climbs only as far as it must.
-  o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(3));
+  o.memtable_insert_with_hint_prefix_extractor = std::make_shared<HintFamily>();
   // A record's first write asks whether it exists already: a bloom filter over the memtable's
   // keys answers most such misses without walking its skip list.
   o.memtable_prefix_bloom_size_ratio = 0.05;
@@ -364,7 +470,9 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector
   BatchStats stats;
   const auto t0 = std::chrono::steady_clock::now();
   // While RocksDB takes the previous batch (on its own thread), this one is projected over it.
-  BatchKv kv(*db_, written_.get());
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !options_.write_ahead_log;
+  BatchKv kv(*db_, written_.get(), wo);
   auto next = offsets_;
   try {
     for (const auto& m : batch) {
@@ -396,6 +504,11 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector
   for (const auto& [p, off] : next) {
     if (offsets_[p] != off) kv.put(keys::offset(p), std::to_string(off));
   }
+  try {
+    kv.flush_ahead();  // the projection flushes what it writes ahead itself; nothing may trail the batch
+  } catch (const std::exception& ex) {
+    return std::unexpected(ex.what());
+  }
   auto write = std::make_shared<rocksdb::WriteBatch>(kv.pending_bytes());
   try {
     kv.write_to(*write);
@@ -406,8 +519,6 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector
   // Batches reach RocksDB one at a time and in order: the previous one first.
   if (auto done = sync(); !done) return std::unexpected(done.error());
   written_ = std::move(kv).take();
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = !options_.write_ahead_log;
   writing_ = std::async(std::launch::async, [db = db_.get(), write, wo, &spent = write_secs_] {
     const auto t = std::chrono::steady_clock::now();
     const auto s = db->Write(wo, write.get());
@@ -430,8 +541,20 @@ std::expected<void, std::string> ReadModelStore::flush() {
 std::string hash_read_models(rocksdb::DB& db) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
+  // Rows of a generation their set does not name (yet) are not read models: they are rows
+  // written ahead of a batch that has not landed (KvView::put_ahead). Nobody reads them.
+  std::string gen_of_key, named_gen;
+  auto named = [&](const keys::GenRow& row) {
+    const std::string key = keys::list_gen(row.ws, row.set, row.db);
+    if (key != gen_of_key) {
+      gen_of_key = key;
+      named_gen = stored_get(db, key).value_or("");
+    }
+    return row.gen == named_gen;
+  };
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (auto row = keys::gen_row(it->key().ToStringView()); row && !named(*row)) continue;
     // Length-prefixed so that key/value boundaries cannot shift between two stores.
     for (const rocksdb::Slice s : {it->key(), it->value()}) {
       const std::uint64_t n = s.size();
@@ -446,10 +569,10 @@ std::string hash_read_models(rocksdb::DB& db) {
   return hex;
 }
 
-std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set, std::string_view db_key,
-                                         std::string_view id) {
+std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set, std::string_view gen,
+                                         std::string_view db_key, std::string_view id) {
   BatchKv kv(db);  // nothing pending: reads go straight to the store
-  return served_record(kv, ws, set, db_key, id);
+  return served_record(kv, ws, set, gen, db_key, id);
 }
 
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,

@@ -27,7 +27,7 @@ class ProjectionTest : public ::testing::Test {
     auto r = proj.apply(e, Position{0, offset++}, kv);
     ASSERT_TRUE(r.has_value()) << r.error();
   }
-  std::string served() { return served_record(kv, kWs, keys::kInternalSet, "tickets", kRec).value_or(""); }
+  std::string served() { return served_record(kv, kWs, keys::kInternalSet, "", "tickets", kRec).value_or(""); }
   MapKv kv;
   Projection proj;
   std::int64_t offset = 0;
@@ -38,7 +38,7 @@ TEST_F(ProjectionTest, CreateServesTheRecordAndListsIt) {
            R"({"database":"tickets","record_id":")" + kRec + R"(","fields":{"title":"Printer"}})", 1'795'000'000'123));
   EXPECT_EQ(served(), R"({"id":")" + kRec +
                           R"(","version":1,"created_at":"2026-11-18T11:06:40.123Z","updated_at":"2026-11-18T11:06:40.123Z","fields":{"title":"Printer"}})");
-  EXPECT_EQ(kv.get(keys::list_prefix(kWs, keys::kInternalSet, "tickets") + keys::order_key(3)), served());
+  EXPECT_EQ(kv.get(keys::list_prefix(kWs, keys::kInternalSet, "tickets", "") + keys::order_key(3)), served());
   auto db = parse_json(*kv.get(keys::database(kWs, "tickets")));
   EXPECT_EQ(db->find("columns")->as_array().size(), 1u);
 }

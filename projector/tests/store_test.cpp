@@ -5,7 +5,9 @@
 
 #include <filesystem>
 
+#include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
+#include "apexloop/events/upcast.hpp"
 #include "apexloop/projector/keys.hpp"
 
 namespace apexloop::projector {
@@ -85,6 +87,145 @@ TEST(Store, UndecodableEventsAreCountedAndPassed) {
   EXPECT_EQ(s->rejected, 1u);
   EXPECT_EQ(s->applied, 0u) << "workspace.created at offset 0 was already passed by the bad event";
   EXPECT_EQ((*store)->offsets().at(0), 1);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A log the real decisions write (every event one the command service could have appended):
+// three clients, so that a type-wide re-projection forks; a contact of the first.
+class DecidedLog {
+ public:
+  static constexpr const char* kAdmin = "0190a000-0000-7000-8000-00000000ad01";
+  static constexpr const char* kContact = "0190a000-0000-7000-8000-0000000000e1";
+  DecidedLog() {
+    commit(*decide_create_workspace(*parse_json(R"({"name":"A","admin":{"email":"a@x.io","name":"A","password":"0123456789"}})"), kWs,
+                                    kAdmin));
+    commit(*decide_define_database(ws(), *parse_json(R"({"key":"tickets","name":"Tickets"})")));
+    for (const char* c : {R"({"key":"owner","name":"Client","type":"client"})", R"({"key":"title","name":"Title","type":"text"})",
+                          R"({"key":"status","name":"Status","type":"text"})", R"({"key":"priority","name":"Priority","type":"number"})"}) {
+      commit(*decide_add_column(ws(), "tickets", *parse_json(c)));
+    }
+    commit(*decide_define_client_type(ws(), *parse_json(R"({"key":"retainer","name":"Retainer"})")));
+    commit(*decide_define_portal_role(ws(), *parse_json(R"({"key":"stakeholder","name":"Stakeholder"})")));
+    for (int c = 0; c < 3; ++c) {
+      clients.push_back("0190a000-0000-7000-8000-0000000000c" + std::to_string(c));
+      commit(*decide_create_client(ws(), *parse_json(R"({"name":"C","client_type":"retainer"})"), clients.back()));
+    }
+    commit(*decide_invite_contact(ws(), clients[0], *parse_json(R"({"email":"ada@c.io","name":"Ada","role":"stakeholder"})"), kContact,
+                                  TimestampMs{0}));
+  }
+  void policy(const char* body) {
+    commit(*decide_set_policy(ws(), "type:retainer", "stakeholder", "tickets", *parse_json(body)));
+  }
+  std::string record(int i) {
+    const std::string id = "0190a000-0000-7000-8000-0000000" + std::to_string(10000 + i);
+    const std::string fields = R"({"fields":{"owner":")" + clients[static_cast<std::size_t>(i) % 3] + R"(","title":"T)" +
+                               std::to_string(i) + R"(","status":"open","priority":)" + std::to_string(i % 10) + "}}";
+    commit(decide_create_record(ws(), "tickets", *parse_json(fields), id, kAdmin, std::nullopt)->drafts);
+    return id;
+  }
+  const WorkspaceState& ws() const { return *wm_.workspace(kWs); }
+  std::vector<std::string> clients;
+  std::vector<events::Message> messages;
+
+ private:
+  void commit(const std::vector<Draft>& drafts) {
+    for (const auto& d : drafts) {
+      Envelope e{"e" + std::to_string(offset_), d.type, 1, kWs, d.stream, d.seq, TimestampMs{1'795'000'000'000 + offset_},
+                 Actor{"user", kAdmin}, kAdmin, "", d.data};
+      e.v = events::current_version(e.type);
+      ASSERT_TRUE(wm_.apply(e, Position{0, offset_}).has_value()) << d.type;
+      messages.push_back({Position{0, offset_++}, kWs, events::encode(e), e.type});
+    }
+  }
+  WriteModel wm_;
+  std::int64_t offset_ = 0;
+};
+
+std::size_t keys_under(rocksdb::DB& db, const std::string& prefix) {
+  std::size_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+  return n;
+}
+
+TEST(Store, AColumnChangeMovesASetToItsNextGenerationAndDropsTheLastOneWhole) {
+  DecidedLog log;
+  log.policy(R"({"read":{"columns":["title","status"]}})");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(log.record(i));
+  log.policy(R"({"read":{"columns":["title","priority"],"filter":{"field":"priority","op":"lt","value":5}}})");  // gen 1
+  const std::size_t after_first = log.messages.size();
+  log.policy(R"({"read":{"columns":["priority","title"]}})");  // the same columns: the rows stay where they are
+  log.policy(R"({"read":{"columns":["title","status"]}})");    // gen 2
+  const auto& all = log.messages;
+  const std::string set = log.clients[0] + ":stakeholder";
+  const std::string ada = DecidedLog::kContact;
+
+  const auto dir = tmpdir("gens");
+  auto store = ReadModelStore::open(dir);
+  ASSERT_TRUE((*store)->apply({all.begin(), all.begin() + static_cast<std::ptrdiff_t>(after_first)}).has_value());
+  rocksdb::DB& db = *(*store)->db();  // (which waits for RocksDB to have the batch)
+  std::string route;
+  ASSERT_TRUE(db.Get(rocksdb::ReadOptions(), keys::route(kWs, ada, "tickets"), &route).ok());
+  EXPECT_EQ(route, set + "/1");
+  EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "")), 0u) << "the first rows are gone whole";
+  EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "1")), 5u) << "client 0's records with priority < 5";
+  auto three = parse_json(served_record(db, kWs, set, "1", "tickets", ids[3]).value_or(""));
+  ASSERT_TRUE(three.has_value());
+  EXPECT_EQ(three->string_or("id", ""), ids[3]);
+  EXPECT_EQ(to_json(*three->find("fields")), R"({"owner":")" + log.clients[0] + R"(","priority":3,"title":"T3"})");
+  EXPECT_FALSE(served_record(db, kWs, set, "1", "tickets", ids[6]).has_value()) << "priority 6 is filtered out";
+  EXPECT_FALSE(served_record(db, kWs, set, "", "tickets", ids[3]).has_value());
+
+  ASSERT_TRUE((*store)->apply({all.begin() + static_cast<std::ptrdiff_t>(after_first), all.end()}).has_value());
+  ASSERT_EQ((*store)->db(), &db);  // waits for the batch again
+  ASSERT_TRUE(db.Get(rocksdb::ReadOptions(), keys::route(kWs, ada, "tickets"), &route).ok());
+  EXPECT_EQ(route, set + "/2") << "a filter change alone keeps the generation; the columns change moves it";
+  EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "1")), 0u);
+  EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "2")), 10u);
+  EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, log.clients[1] + ":stakeholder", "tickets", "2")), 10u);
+  auto row = parse_json(*served_record(db, kWs, set, "2", "tickets", ids[6]));
+  EXPECT_EQ(to_json(*row->find("fields")), R"({"owner":")" + log.clients[0] + R"(","status":"open","title":"T6"})");
+  const std::string hash = hash_read_models(db);
+
+  // The same log in other batch sizes (one event at a time: every drop reaches RocksDB on its
+  // own; in sevens: drops and rows of several changes share a batch) gives the same store.
+  for (const std::size_t size : {std::size_t{1}, std::size_t{7}}) {
+    const auto other = tmpdir("gens-" + std::to_string(size));
+    auto s2 = ReadModelStore::open(other);
+    for (std::size_t i = 0; i < all.size(); i += size) {
+      ASSERT_TRUE((*s2)->apply({all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + size))})
+                      .has_value());
+    }
+    EXPECT_EQ(hash_read_models(*(*s2)->db()), hash) << "batches of " << size;
+    s2->reset();
+    std::filesystem::remove_all(other);
+  }
+  store->reset();
+  auto reopened = ReadModelStore::open(dir);
+  EXPECT_EQ(hash_read_models(*(*reopened)->db()), hash) << "the range deletions hold after a reopen";
+  reopened->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Store, TheHashLeavesOutRowsOfAGenerationNoSetNames) {
+  DecidedLog log;
+  log.policy(R"({"read":{"columns":["title","status"]}})");
+  log.record(0);
+  log.policy(R"({"read":{"columns":["title"]}})");  // gen 1
+  const auto dir = tmpdir("unnamed");
+  auto store = ReadModelStore::open(dir);
+  ASSERT_TRUE((*store)->apply(log.messages).has_value());
+  rocksdb::DB& db = *(*store)->db();
+  const std::string set = log.clients[0] + ":stakeholder";
+  const std::string hash = hash_read_models(db);
+  // Rows written ahead of a batch that never landed (the projector killed in between).
+  ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), keys::list_prefix(kWs, set, "tickets", "2") + keys::order_key(99), "{}").ok());
+  EXPECT_EQ(hash_read_models(db), hash);
+  // A row in the generation the set names is a read model: the hash sees it (negative control).
+  ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), keys::list_prefix(kWs, set, "tickets", "1") + keys::order_key(99), "{}").ok());
+  EXPECT_NE(hash_read_models(db), hash);
   store->reset();
   std::filesystem::remove_all(dir);
 }

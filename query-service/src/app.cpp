@@ -175,15 +175,18 @@ struct QueryApp::Impl {
     return active != nullptr && active->is_bool() && active->as_bool() && j->string_or("client_id", "") == p.client_id;
   }
 
-  // The only permission logic on the read path: which key prefix (principal set) the caller
-  // reads `db` from. None means the database is not there for this caller: 404.
-  std::optional<std::string> set_for(const Principal& p, const std::string& db_key) const {
+  // The only permission logic on the read path: which key prefix (principal set, and the
+  // generation of its rows) the caller reads `db` from. None means the database is not there for
+  // this caller: 404.
+  std::optional<keys::Route> set_for(const Principal& p, const std::string& db_key) const {
     if (!is_valid_key(db_key)) return std::nullopt;
     if (p.kind == "user") {
       if (!get(keys::database(p.workspace, db_key))) return std::nullopt;
-      return std::string(keys::kInternalSet);
+      return keys::Route{std::string(keys::kInternalSet), {}};
     }
-    return get(keys::route(p.workspace, p.id, db_key));
+    auto route = get(keys::route(p.workspace, p.id, db_key));
+    if (!route) return std::nullopt;
+    return keys::parse_route(*route);
   }
 
   http::Response list_databases(const http::Request& req, http::RequestContext&, const Principal& p) {
@@ -193,7 +196,7 @@ struct QueryApp::Impl {
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         const std::string db_key = it->key().ToString().substr(prefix.size());
-        auto listing = get(keys::set_database(p.workspace, it->value().ToString(), db_key));
+        auto listing = get(keys::set_database(p.workspace, keys::parse_route(it->value().ToStringView()).set, db_key));
         if (auto j = listing ? parse_json(*listing) : std::unexpected(JsonError::malformed)) items.push_back(std::move(*j));
       }
       return http::json_response(req, bhttp::status::ok, to_json(Json(Json::Object{{"items", Json(std::move(items))}})));
@@ -226,7 +229,7 @@ struct QueryApp::Impl {
     }
     const auto cursor = page_cursor(req, ctx);
     if (!cursor) return std::move(cursor.error());
-    const std::string prefix = keys::list_prefix(p.workspace, *set, db_key);
+    const std::string prefix = keys::list_prefix(p.workspace, set->set, db_key, set->gen);
     std::string body = "{\"items\":[";
     close_page(body, append_page(*db, prefix, page_start(prefix, *cursor), *limit, body));
     return http::json_response(req, bhttp::status::ok, std::move(body));
@@ -236,7 +239,7 @@ struct QueryApp::Impl {
   // only narrow. The view is the client's own, else its client type's. The projector keeps the
   // rows of most views ready, in order and cut to their columns; a view whose filter reads the
   // clock (or a contact's id, in a set contacts share) is filtered and sorted here, the same way.
-  http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, const std::string& set,
+  http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, const keys::Route& route,
                            const std::string& db_key, const std::string& name, std::optional<std::size_t> limit) {
     auto no_view = [&] { return http::problem_for(req, bhttp::status::not_found, "no such view"); };
     if (p.kind != "contact" || !is_valid_key(name)) return no_view();
@@ -255,12 +258,13 @@ struct QueryApp::Impl {
     if (!view) return no_view();
     const std::size_t page = limit.value_or(view->limit ? static_cast<std::size_t>(*view->limit) : kDefaultLimit);
     const std::string cursor = ctx.params.contains("?cursor") ? ctx.params.at("?cursor") : "";
+    const std::string& set = route.set;
     if (projector::view_indexed(*view, std::count(set.begin(), set.end(), ':') == 2)) {
       return list_view_index(req, keys::view_index_prefix(p.workspace, set, db_key, name), cursor, page);
     }
     const PrincipalVars vars{p.id, p.client_id, client_type, clock.now()};
     std::vector<std::pair<std::string, Json>> rows;  // (sort key, row), in creation order
-    const std::string prefix = keys::list_prefix(p.workspace, set, db_key);
+    const std::string prefix = keys::list_prefix(p.workspace, set, db_key, route.gen);
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto rec = parse_json(it->value().ToStringView());
@@ -349,7 +353,7 @@ struct QueryApp::Impl {
     const auto& id = ctx.params.at("id");
     // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    auto rec = set ? projector::served_record(*db, p.workspace, *set, db_key, id) : std::nullopt;
+    auto rec = set ? projector::served_record(*db, p.workspace, set->set, set->gen, db_key, id) : std::nullopt;
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");
@@ -369,7 +373,9 @@ struct QueryApp::Impl {
     if (p.kind == "contact") {
       const std::string routes = keys::route_prefix(p.workspace, p.id);
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-      for (it->Seek(routes); it->Valid() && it->key().starts_with(routes); it->Next()) sets.insert(it->value().ToString());
+      for (it->Seek(routes); it->Valid() && it->key().starts_with(routes); it->Next()) {
+        sets.insert(keys::parse_route(it->value().ToStringView()).set);
+      }
     }
     // Up to limit + 1 newest from each set, older than the cursor; then the newest of all.
     std::vector<std::pair<std::string, std::string>> found;  // (order, notice)
@@ -434,11 +440,11 @@ struct QueryApp::Impl {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
     const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    if (!set || !projector::served_record(*db, p.workspace, *set, db_key, id)) {
+    if (!set || !projector::served_record(*db, p.workspace, set->set, set->gen, db_key, id)) {
       return http::problem_for(req, bhttp::status::not_found, "no such record");
     }
     std::string body = "{\"items\":[";
-    const std::string prefix = set_prefix(p.workspace, *set, db_key, id);
+    const std::string prefix = set_prefix(p.workspace, set->set, db_key, id);
     append_page(*db, prefix, prefix, kMaxLimit * 10, body);  // bounded: 5,000 on one record is plenty to show
     body += "]}";
     return http::json_response(req, bhttp::status::ok, std::move(body));

@@ -121,7 +121,11 @@ int main(int argc, char** argv) {
               r->projecting_secs, r->writing_secs);
   std::printf("  RocksDB taking the batches, on its own thread meanwhile: %.2f s\n", r->rocksdb_secs);
   std::printf("read-model hash %s\n", r->state.hash.c_str());
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  if (std::getenv("APEXLOOP_BENCH_KEEP") != nullptr) {
+    std::printf("kept the replayed store in %s\n", dir.c_str());
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
   return 0;
 }

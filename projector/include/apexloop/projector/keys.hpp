@@ -15,9 +15,16 @@
 //   client/<ws>/<id>                        {"id","name","client_type","archived"}
 //   view/<ws>/<scope>/<db>/<view>           a named view: {"columns","filter"?,"sort"?,"limit"?}
 //   session/<ws>/<session>                  ended sessions (logout): the query service refuses them
-//   route/<ws>/<contact>/<db>               the principal set a contact reads <db> from
+//   route/<ws>/<contact>/<db>               the principal set a contact reads <db> from, and the
+//                                           generation of its rows: "<set>" or "<set>/<gen>"
 //   pv/<ws>/<set>/l/<db>/<order>            the record bytes a principal set is sent, in list order;
 //                                           by id through rc/'s order
+//   pv/<ws>/<set>/L<gen>/<db>/<order>       the same, for a set whose rows have a generation: a
+//                                           re-projection that changes the columns a set reads
+//                                           writes every row afresh under the next generation (keys
+//                                           with no older versions to step past) and drops the
+//                                           old one whole, in one range deletion
+//   pv/<ws>/<set>/g/<db>                    that generation (decimal; absent: the l/ rows)
 //   pv/<ws>/<set>/db/<db>                   the database as that set sees it (readable columns)
 //   pv/<ws>/<set>/v/<db>/<view>/<sort><order>  a view's rows for that set, in the view's order, cut
 //                                           to its columns (views whose answer the log fixes)
@@ -94,13 +101,56 @@ inline std::string route(std::string_view ws, std::string_view contact, std::str
   return route_prefix(ws, contact) + std::string(db);
 }
 inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
-inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db) {
-  return cat({"pv/", ws, "/", set, "/l/", db, "/"});
+// The rows of `set` for `db` in generation `gen` ("" for none: the internal set's, and a set's
+// until its columns change).
+inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db, std::string_view gen) {
+  if (gen.empty()) return cat({"pv/", ws, "/", set, "/l/", db, "/"});
+  return cat({"pv/", ws, "/", set, "/L", gen, "/", db, "/"});
 }
 // list_prefix() + order, into a reused buffer.
 inline void list_row(std::string& out, std::string_view ws, std::string_view set, std::string_view db,
-                     std::string_view order) {
-  assign(out, {"pv/", ws, "/", set, "/l/", db, "/", order});
+                     std::string_view gen, std::string_view order) {
+  if (gen.empty()) return assign(out, {"pv/", ws, "/", set, "/l/", db, "/", order});
+  assign(out, {"pv/", ws, "/", set, "/L", gen, "/", db, "/", order});
+}
+inline std::string list_gen(std::string_view ws, std::string_view set, std::string_view db) {
+  return cat({"pv/", ws, "/", set, "/g/", db});
+}
+// The generation after `gen`.
+inline std::string next_gen(std::string_view gen) {
+  std::uint64_t n = 0;
+  for (const char c : gen) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  return std::to_string(n + 1);
+}
+// The parts of a row key in a generation (pv/<ws>/<set>/L<gen>/<db>/<order>); nullopt for any
+// other key.
+struct GenRow {
+  std::string_view ws, set, gen, db;
+};
+inline std::optional<GenRow> gen_row(std::string_view key) {
+  if (!key.starts_with("pv/")) return std::nullopt;
+  std::string_view rest = key.substr(3);
+  std::string_view parts[4];
+  for (auto& part : parts) {
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    part = rest.substr(0, slash);
+    rest = rest.substr(slash + 1);
+  }
+  if (parts[2].size() < 2 || parts[2][0] != 'L') return std::nullopt;
+  return GenRow{parts[0], parts[1], parts[2].substr(1), parts[3]};
+}
+// A route's value, and back.
+struct Route {
+  std::string set, gen;
+};
+inline std::string route_value(std::string_view set, std::string_view gen) {
+  return gen.empty() ? std::string(set) : cat({set, "/", gen});
+}
+inline Route parse_route(std::string_view value) {
+  const auto slash = value.find('/');
+  if (slash == std::string_view::npos) return {std::string(value), {}};
+  return {std::string(value.substr(0, slash)), std::string(value.substr(slash + 1))};
 }
 inline std::string set_database_prefix(std::string_view ws, std::string_view set) {
   return cat({"pv/", ws, "/", set, "/db/"});

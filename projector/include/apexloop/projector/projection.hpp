@@ -26,6 +26,16 @@ class KvView {
   [[nodiscard]] virtual std::optional<std::string> get(std::string_view key) = 0;
   virtual void put(std::string_view key, std::string_view value) = 0;
   virtual void del(std::string_view key) = 0;
+  // Deletes every key with `prefix` (not empty), however many: what a set's rows a re-projection
+  // replaces whole. Keys written under it afterwards are kept.
+  virtual void del_prefix(std::string_view prefix) = 0;
+  // A write that may reach the store ahead of the rest, once `flush_ahead` returns at the
+  // latest: for keys nothing reads until then and nothing else writes in the same batch (a set's
+  // rows in a generation nobody reads yet, see keys.hpp). Written again, it writes the same
+  // bytes, so a batch cut short and done over leaves nothing behind. A view that cannot write
+  // ahead keeps it with the rest.
+  virtual void put_ahead(std::string_view key, std::string_view value) { put(key, value); }
+  virtual void flush_ahead() {}
   // Every key with `prefix`, in order, including this view's own pending writes.
   virtual void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) = 0;
   // Work split across threads: a view that reads through this one and keeps its own writes,
@@ -43,6 +53,7 @@ class MapKv final : public KvView {
   std::optional<std::string> get(std::string_view key) override;
   void put(std::string_view key, std::string_view value) override;
   void del(std::string_view key) override;
+  void del_prefix(std::string_view prefix) override;
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
   [[nodiscard]] std::unique_ptr<KvView> fork() override;
   void join(KvView& forked) override;
@@ -64,9 +75,12 @@ class Projection {
 };
 
 // The bytes set `set` is sent for record `id` of `db`, if the set can see it (how the query
-// service reads a record by id: its location, then the set's list entry).
+// service reads a record by id: its location, then the set's list entry in generation `gen`,
+// which the contact's route names).
 [[nodiscard]] std::optional<std::string> served_record(KvView& kv, std::string_view ws, std::string_view set,
-                                                       std::string_view db, std::string_view id);
+                                                       std::string_view gen, std::string_view db, std::string_view id);
+// The generation set `set`'s rows of `db` are in (keys::list_gen; "" for none).
+[[nodiscard]] std::string rows_gen(KvView& kv, std::string_view ws, std::string_view set, std::string_view db);
 
 // The bytes the API sends for a record: `{id, version, created_at, updated_at, fields}` in that
 // order, the system fields taken from `record` and the fields given.

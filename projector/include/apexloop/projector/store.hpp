@@ -110,7 +110,7 @@ class ReadModelStore {
 // through a KvView): the record's place in the lists, then the set's own list entry; absent when
 // the set cannot see it.
 [[nodiscard]] std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set,
-                                                       std::string_view db_key, std::string_view id);
+                                                       std::string_view gen, std::string_view db_key, std::string_view id);
 
 // Opens `dir` as a RocksDB secondary (at `secondary_dir`), for readers beside a live projector.
 [[nodiscard]] std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(
