@@ -569,10 +569,31 @@ std::string hash_read_models(rocksdb::DB& db) {
   return hex;
 }
 
+StoreView::StoreView(rocksdb::DB& db) : it_(db.NewIterator(rocksdb::ReadOptions())) {}
+
+std::optional<std::string> StoreView::get(std::string_view key) {
+  const rocksdb::Slice k(key.data(), key.size());
+  it_->Seek(k);
+  if (it_->Valid() && it_->key() == k) return it_->value().ToString();
+  if (!it_->status().ok()) throw std::runtime_error("rocksdb read: " + it_->status().ToString());
+  return std::nullopt;
+}
+
+void StoreView::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) {
+  const rocksdb::Slice p(prefix.data(), prefix.size());
+  // Collected first: `fn` may read through this view, which moves the iterator.
+  std::vector<std::pair<std::string, std::string>> hits;
+  for (it_->Seek(p); it_->Valid() && it_->key().starts_with(p); it_->Next()) hits.emplace_back(it_->key().ToString(), it_->value().ToString());
+  if (!it_->status().ok()) throw std::runtime_error("rocksdb scan: " + it_->status().ToString());
+  for (const auto& [k, v] : hits) fn(k, v);
+}
+
+void StoreView::read_only() { throw std::logic_error("a StoreView is read-only"); }
+
 std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set, std::string_view gen,
                                          std::string_view db_key, std::string_view id) {
-  BatchKv kv(db);  // nothing pending: reads go straight to the store
-  return served_record(kv, ws, set, gen, db_key, id);
+  StoreView view(db);
+  return served_record(view, ws, set, gen, db_key, id);
 }
 
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,

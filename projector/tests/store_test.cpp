@@ -209,6 +209,40 @@ TEST(Store, AColumnChangeMovesASetToItsNextGenerationAndDropsTheLastOneWhole) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Store, AViewReadsARouteAndTheRowsItNamesFromOneState) {
+  DecidedLog log;
+  log.policy(R"({"read":{"columns":["title","status"]}})");
+  const std::string id = log.record(0);
+  const std::size_t before = log.messages.size();
+  log.policy(R"({"read":{"columns":["title"]}})");  // gen 1: the rows move, the old ones are dropped
+  const auto dir = tmpdir("view");
+  auto store = ReadModelStore::open(dir);
+  ASSERT_TRUE((*store)->apply({log.messages.begin(), log.messages.begin() + static_cast<std::ptrdiff_t>(before)}).has_value());
+  auto view = std::make_unique<StoreView>(*(*store)->db());
+  ASSERT_TRUE((*store)->apply({log.messages.begin() + static_cast<std::ptrdiff_t>(before), log.messages.end()}).has_value());
+  (void)(*store)->db();  // the batch has landed
+  // The view still reads the route as it was, and the rows that route names are still there.
+  const auto route = keys::parse_route(view->get(keys::route(kWs, DecidedLog::kContact, "tickets")).value_or(""));
+  EXPECT_EQ(route.gen, "");
+  auto row = served_record(*view, kWs, route.set, route.gen, "tickets", id);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_NE(row->find(R"("status":"open")"), std::string::npos);
+  // A new view sees the new generation, and nothing of the old one.
+  view.reset();
+  auto now_view = std::make_unique<StoreView>(*(*store)->db());
+  StoreView& now = *now_view;
+  const auto moved = keys::parse_route(now.get(keys::route(kWs, DecidedLog::kContact, "tickets")).value_or(""));
+  EXPECT_EQ(moved.gen, "1");
+  EXPECT_FALSE(served_record(now, kWs, moved.set, "", "tickets", id).has_value());
+  row = served_record(now, kWs, moved.set, moved.gen, "tickets", id);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->find(R"("status")"), std::string::npos);
+  EXPECT_THROW(now.put("k", "v"), std::logic_error);
+  now_view.reset();  // (views go before their store)
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Store, TheHashLeavesOutRowsOfAGenerationNoSetNames) {
   DecidedLog log;
   log.policy(R"({"read":{"columns":["title","status"]}})");

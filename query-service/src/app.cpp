@@ -178,13 +178,14 @@ struct QueryApp::Impl {
   // The only permission logic on the read path: which key prefix (principal set, and the
   // generation of its rows) the caller reads `db` from. None means the database is not there for
   // this caller: 404.
-  std::optional<keys::Route> set_for(const Principal& p, const std::string& db_key) const {
+  // Read through `view`, the same view the rows are then read through.
+  std::optional<keys::Route> set_for(const Principal& p, const std::string& db_key, projector::StoreView& view) const {
     if (!is_valid_key(db_key)) return std::nullopt;
     if (p.kind == "user") {
-      if (!get(keys::database(p.workspace, db_key))) return std::nullopt;
+      if (!view.get(keys::database(p.workspace, db_key))) return std::nullopt;
       return keys::Route{std::string(keys::kInternalSet), {}};
     }
-    auto route = get(keys::route(p.workspace, p.id, db_key));
+    auto route = view.get(keys::route(p.workspace, p.id, db_key));
     if (!route) return std::nullopt;
     return keys::parse_route(*route);
   }
@@ -219,19 +220,20 @@ struct QueryApp::Impl {
 
   http::Response list_records(const http::Request& req, http::RequestContext& ctx, const Principal& p) {
     const auto& db_key = ctx.params.at("db");
-    const auto set = set_for(p, db_key);
+    projector::StoreView view(*db);
+    const auto set = set_for(p, db_key, view);
     if (!set) return http::problem_for(req, bhttp::status::not_found, "no such database");
     const auto limit = page_limit(req, ctx);
     if (!limit) return std::move(limit.error());
     if (auto v = ctx.params.find("?view"); v != ctx.params.end()) {
       const bool limit_given = ctx.params.contains("?limit");
-      return list_view(req, ctx, p, *set, db_key, v->second, limit_given ? std::optional<std::size_t>(*limit) : std::nullopt);
+      return list_view(req, ctx, p, view, *set, db_key, v->second, limit_given ? std::optional<std::size_t>(*limit) : std::nullopt);
     }
     const auto cursor = page_cursor(req, ctx);
     if (!cursor) return std::move(cursor.error());
     const std::string prefix = keys::list_prefix(p.workspace, set->set, db_key, set->gen);
     std::string body = "{\"items\":[";
-    close_page(body, append_page(*db, prefix, page_start(prefix, *cursor), *limit, body));
+    close_page(body, append_page(view.iterator(), prefix, page_start(prefix, *cursor), *limit, body));
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }
 
@@ -239,18 +241,19 @@ struct QueryApp::Impl {
   // only narrow. The view is the client's own, else its client type's. The projector keeps the
   // rows of most views ready, in order and cut to their columns; a view whose filter reads the
   // clock (or a contact's id, in a set contacts share) is filtered and sorted here, the same way.
-  http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, const keys::Route& route,
+  http::Response list_view(const http::Request& req, http::RequestContext& ctx, const Principal& p, projector::StoreView& store,
+                           const keys::Route& route,
                            const std::string& db_key, const std::string& name, std::optional<std::size_t> limit) {
     auto no_view = [&] { return http::problem_for(req, bhttp::status::not_found, "no such view"); };
     if (p.kind != "contact" || !is_valid_key(name)) return no_view();
-    auto client = get(keys::client(p.workspace, p.client_id));
+    auto client = store.get(keys::client(p.workspace, p.client_id));
     auto client_json = client ? parse_json(*client) : std::unexpected(JsonError::malformed);
     if (!client_json) return no_view();
     const std::string client_type(client_json->string_or("client_type", ""));
-    auto view_text = get(keys::view(p.workspace, "client:" + p.client_id, db_key, name));
-    if (!view_text) view_text = get(keys::view(p.workspace, "type:" + client_type, db_key, name));
+    auto view_text = store.get(keys::view(p.workspace, "client:" + p.client_id, db_key, name));
+    if (!view_text) view_text = store.get(keys::view(p.workspace, "type:" + client_type, db_key, name));
     auto view_json = view_text ? parse_json(*view_text) : std::unexpected(JsonError::malformed);
-    auto db_json = get(keys::database(p.workspace, db_key));
+    auto db_json = store.get(keys::database(p.workspace, db_key));
     auto db_parsed = db_json ? parse_json(*db_json) : std::unexpected(JsonError::malformed);
     if (!view_json || !db_parsed) return no_view();
     const DatabaseDef def = database_from_json(*db_parsed);
@@ -265,7 +268,7 @@ struct QueryApp::Impl {
     const PrincipalVars vars{p.id, p.client_id, client_type, clock.now()};
     std::vector<std::pair<std::string, Json>> rows;  // (sort key, row), in creation order
     const std::string prefix = keys::list_prefix(p.workspace, set, db_key, route.gen);
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    rocksdb::Iterator* it = &store.iterator();
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto rec = parse_json(it->value().ToStringView());
       if (!rec) continue;
@@ -352,8 +355,9 @@ struct QueryApp::Impl {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
     // Only well-formed keys and ids reach the store, so no input can reach another key prefix.
-    const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    auto rec = set ? projector::served_record(*db, p.workspace, set->set, set->gen, db_key, id) : std::nullopt;
+    projector::StoreView view(*db);
+    const auto set = is_uuid(id) ? set_for(p, db_key, view) : std::nullopt;
+    auto rec = set ? projector::served_record(view, p.workspace, set->set, set->gen, db_key, id) : std::nullopt;
     if (!rec) return http::problem_for(req, bhttp::status::not_found, "no such record");
     auto res = http::json_response(req, bhttp::status::ok, *rec);
     res.set(bhttp::field::etag, "\"" + version_of(*rec) + "\"");
@@ -439,13 +443,14 @@ struct QueryApp::Impl {
   http::Response list_attached(const http::Request& req, http::RequestContext& ctx, const Principal& p, Prefix set_prefix) {
     const auto& db_key = ctx.params.at("db");
     const auto& id = ctx.params.at("id");
-    const auto set = is_uuid(id) ? set_for(p, db_key) : std::nullopt;
-    if (!set || !projector::served_record(*db, p.workspace, set->set, set->gen, db_key, id)) {
+    projector::StoreView view(*db);
+    const auto set = is_uuid(id) ? set_for(p, db_key, view) : std::nullopt;
+    if (!set || !projector::served_record(view, p.workspace, set->set, set->gen, db_key, id)) {
       return http::problem_for(req, bhttp::status::not_found, "no such record");
     }
     std::string body = "{\"items\":[";
     const std::string prefix = set_prefix(p.workspace, set->set, db_key, id);
-    append_page(*db, prefix, prefix, kMaxLimit * 10, body);  // bounded: 5,000 on one record is plenty to show
+    append_page(view.iterator(), prefix, prefix, kMaxLimit * 10, body);  // bounded: 5,000 on one record is plenty to show
     body += "]}";
     return http::json_response(req, bhttp::status::ok, std::move(body));
   }

@@ -37,7 +37,8 @@ bool contact_sees(rocksdb::DB& db, const Principal& p, const Json& meta, std::st
   const std::string db_key(meta.string_or("database", ""));
   const std::string record(meta.string_or("record_id", ""));
   const std::string comment(meta.string_or("comment_id", ""));
-  auto route_value = get(db, keys::route(p.workspace, p.id, db_key));
+  projector::StoreView view(db);  // the route and the rows it names, from one state
+  auto route_value = view.get(keys::route(p.workspace, p.id, db_key));
   if (!route_value) return false;
   const keys::Route route = keys::parse_route(*route_value);
   const Json* ids = nullptr;
@@ -47,7 +48,7 @@ bool contact_sees(rocksdb::DB& db, const Principal& p, const Json& meta, std::st
     if (served) holder = parse_json(*served);
     ids = holder ? holder->find("files") : nullptr;
   } else {
-    auto served = projector::served_record(db, p.workspace, route.set, route.gen, db_key, record);
+    auto served = projector::served_record(view, p.workspace, route.set, route.gen, db_key, record);
     if (served) holder = parse_json(*served);
     const Json* fields = holder ? holder->find("fields") : nullptr;
     ids = fields != nullptr ? fields->find(meta.string_or("column", "")) : nullptr;

@@ -61,21 +61,25 @@ struct PageEnd {
 
 // Appends to `out`, comma-separated, the values of up to `limit` keys under `prefix`, from
 // `start` (itself under `prefix`) on.
-inline PageEnd append_page(rocksdb::DB& db, const std::string& prefix, const std::string& start, std::size_t limit,
+inline PageEnd append_page(rocksdb::Iterator& it, const std::string& prefix, const std::string& start, std::size_t limit,
                            std::string& out) {
   PageEnd end;
   std::string last;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it.Seek(start); it.Valid() && it.key().starts_with(prefix); it.Next()) {
     if (end.count == limit) {
       end.more_after = std::move(last);
       break;
     }
     if (end.count++ > 0) out.push_back(',');
-    out.append(it->value().data(), it->value().size());
-    last = it->key().ToString().substr(prefix.size());
+    out.append(it.value().data(), it.value().size());
+    last = it.key().ToString().substr(prefix.size());
   }
   return end;
+}
+inline PageEnd append_page(rocksdb::DB& db, const std::string& prefix, const std::string& start, std::size_t limit,
+                           std::string& out) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  return append_page(*it, prefix, start, limit, out);
 }
 
 // Closes `{"items":[...` with the page's `next_cursor` (the last key, or null at the end).

@@ -2,6 +2,8 @@
 // The RocksDB read-model store. The projector is its only writer: each consumed batch goes in
 // one WriteBatch together with the offsets it advances, so a crash at any point leaves either
 // the whole batch or none of it, and a restart resumes exactly after the last batch written.
+// (Only rows of a set's next generation may reach it ahead of their batch: nobody reads them
+// until the batch that names the generation lands; see keys.hpp and KvView::put_ahead.)
 
 #include <cstdint>
 #include <expected>
@@ -19,6 +21,7 @@
 
 namespace rocksdb {
 class DB;
+class Iterator;
 }
 
 namespace apexloop::projector {
@@ -102,13 +105,34 @@ class ReadModelStore {
 // The stored next offset of every partition.
 [[nodiscard]] std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db);
 
-// SHA-256 over every key and value, in key order, as lowercase hex. Equal hashes mean
-// byte-identical read models.
+// SHA-256 over every key and value, in key order, as lowercase hex, leaving out rows of a
+// generation no set names (KvView::put_ahead). Equal hashes mean byte-identical read models.
 [[nodiscard]] std::string hash_read_models(rocksdb::DB& db);
 
+// The store as it was at one moment, for the reads of one request: a route and the rows it names
+// must come from the same state, or a reader that read a route just before a batch dropped its
+// generation would find no rows. One iterator pins what it sees (on a secondary, where readers
+// run, it is the only such view: snapshots are not kept there), so every read goes through it.
+// Read-only.
+class StoreView final : public KvView {
+ public:
+  explicit StoreView(rocksdb::DB& db);
+  std::optional<std::string> get(std::string_view key) override;
+  void put(std::string_view, std::string_view) override { read_only(); }
+  void del(std::string_view) override { read_only(); }
+  void del_prefix(std::string_view) override { read_only(); }
+  void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) override;
+  // The view's iterator, for walks of its own (positioned anywhere).
+  rocksdb::Iterator& iterator() { return *it_; }
+
+ private:
+  [[noreturn]] static void read_only();
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 // The bytes set `set` is sent for record `id` of `db`, read from a store (what served_record reads
-// through a KvView): the record's place in the lists, then the set's own list entry; absent when
-// the set cannot see it.
+// through a KvView): the record's place in the lists, then the set's own list entry in generation
+// `gen`; absent when the set cannot see it. Both reads see the same state.
 [[nodiscard]] std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set,
                                                        std::string_view gen, std::string_view db_key, std::string_view id);
 
