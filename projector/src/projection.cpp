@@ -624,9 +624,10 @@ class Step {
     if (added) it->second = rows_gen(kv_, ws_.id, set, db);
     return it->second;
   }
+  // Generations only move forward, and their keys stay when a set goes (drop()): a set never
+  // uses one twice, so rows written ahead never meet an older batch's writes of the same keys.
   void set_gen(const std::string& set, const std::string& db, std::string gen) {
-    const std::string key = keys::list_gen(ws_.id, set, db);
-    gen.empty() ? kv_.del(key) : kv_.put(key, gen);
+    kv_.put(keys::list_gen(ws_.id, set, db), gen);
     gens_.insert_or_assign(keys::cat({set, "/", db}), std::move(gen));
   }
 
@@ -839,8 +840,7 @@ class Step {
       ids.push_back(served_id(served));
       kv_.del(key);
     });
-    // The generation stays: a set's generations are never used twice (so rows written ahead
-    // never meet an older batch's deletions of the same keys).
+    // (The set's generation key stays: see set_gen.)
     for (const auto& prefix : {keys::set_views_prefix(ws_.id, set, db), keys::view_refs_prefix(ws_.id, set, db),
                                keys::set_all_comments_prefix(ws_.id, set, db), keys::set_all_approvals_prefix(ws_.id, set, db)}) {
       kv_.scan(prefix, [&](std::string_view key, std::string_view) { kv_.del(key); });
