@@ -37,7 +37,9 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
 
   // The entry is written as text straight away, its keys in the order a Json::Object keeps them
   // (sorted), so it reads exactly as one built from a Json value would.
-  std::string changes = "{";
+  std::string changes;
+  changes.reserve(512);
+  changes.push_back('{');
   const Json* owner = nullptr;
   std::optional<Json::Object> now;  // the fields before this event, when it must be read
   auto add_change = [&](const std::string& key, std::string_view side, const Json& value) {

@@ -399,8 +399,8 @@ class Step {
 
   // The internal view of a record (every field), the record itself, and the owner and relation
   // indexes.
-  void write_internal(const DatabaseDef& db, const std::optional<StoredRecord>& before,
-                      const std::optional<StoredRecord>& after) {
+  // (`before` or `after` null: the record is being created or deleted.)
+  void write_internal(const DatabaseDef& db, const StoredRecord* before, const StoredRecord* after) {
     const std::string& w = ws_.id;
     const StoredRecord& any = after ? *after : *before;
     const std::string old_owner = before ? owner_of(db, *before) : "";
@@ -408,6 +408,7 @@ class Step {
     if (before && (!after || old_owner != new_owner)) kv_.del(record_key(w, db.key, old_owner, any.order));
     if (after) {
       std::string served;
+      served.reserve(256);
       append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
       if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), new_owner + "/" + any.order);
       kv_.put(record_key(w, db.key, new_owner, any.order), after->encode());
@@ -428,8 +429,7 @@ class Step {
 
   // Re-projects one record into every set of its owners (before and after), then the records
   // of the same client that point at it, when its visibility changed somewhere.
-  void reproject_record(const DatabaseDef& db, const std::optional<StoredRecord>& before,
-                        const std::optional<StoredRecord>& after) {
+  void reproject_record(const DatabaseDef& db, const StoredRecord* before, const StoredRecord* after) {
     std::set<std::string> owners;
     if (before) owners.insert(owner_of(db, *before));
     if (after) owners.insert(owner_of(db, *after));
@@ -1225,8 +1225,8 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     const StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
     Step step(ws, kv, e.at);
     step.notify_as(keys::order_key(at.offset));
-    step.write_internal(*db, std::nullopt, after);
-    step.reproject_record(*db, std::nullopt, after);
+    step.write_internal(*db, nullptr, &after);
+    step.reproject_record(*db, nullptr, &after);
   } else if (e.type == event_type::record_updated) {
     const Json* changes = d.find("changes");
     if (changes == nullptr || !changes->is_object()) return std::unexpected("record.updated without changes");
@@ -1243,14 +1243,14 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     after.updated_at = format_timestamp(e.at);
     Step step(ws, kv, e.at);
     step.notify_as(keys::order_key(at.offset));
-    step.write_internal(*db, before, after);
-    step.reproject_record(*db, before, after);
+    step.write_internal(*db, &*before, &after);
+    step.reproject_record(*db, &*before, &after);
   } else if (e.type == event_type::record_deleted) {
     auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("delete of an unknown record");
     Step step(ws, kv, e.at);
-    step.write_internal(*db, before, std::nullopt);
-    step.reproject_record(*db, before, std::nullopt);
+    step.write_internal(*db, &*before, nullptr);
+    step.reproject_record(*db, &*before, nullptr);
   }
   commit_history(history, kv);  // only now: an event the models refused has written nothing
   return {};

@@ -56,7 +56,10 @@ inline constexpr std::string_view kInternalSet = "internal";
 
 // The parts, joined into `out` (whose buffer is reused).
 inline void assign(std::string& out, std::initializer_list<std::string_view> parts) {
+  std::size_t n = 0;
+  for (auto p : parts) n += p.size();
   out.clear();
+  out.reserve(n);  // one allocation, not one per part that outgrows the buffer
   for (auto p : parts) out += p;
 }
 inline std::string cat(std::initializer_list<std::string_view> parts) {
