@@ -4,6 +4,7 @@
 // consumer, decode + upcast, the real projection and RocksDB, exactly what deploy/replay.sh runs.
 // Not a test: it reports, it does not assert.
 //   replay_bench [events=1000000] [clients=200]
+// APEXLOOP_BENCH_KEEP=1 keeps the replayed store and prints where (to look at its keys).
 #include <unistd.h>
 
 #include <chrono>
