@@ -29,7 +29,7 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
   const bool deleted = e.type == event_type::record_deleted;
   if (!created && !updated && !deleted) return std::nullopt;
   const std::string db_key(e.data.string_or("database", ""));
-  const std::string id(e.data.string_or("record_id", ""));
+  const std::string_view id = e.data.string_or("record_id", "");
   const DatabaseDef* db = ws.database(db_key);
   if (db == nullptr || id.empty()) return std::nullopt;
   const ColumnDef* owner_col = owner_column(*db);

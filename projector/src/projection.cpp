@@ -209,7 +209,7 @@ bool is_access_event(std::string_view t) {
 // Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/, which holds the record
 // itself, by owner and in creation order, so re-projecting one client's records is one scan.
 std::string record_key(std::string_view ws, std::string_view db, std::string_view owner, std::string_view order) {
-  return keys::owner_prefix(ws, db, owner) + std::string(order);
+  return keys::cat({"ro/", ws, "/", db, "/", owner, "/", order});  // keys::owner_prefix() + order
 }
 
 std::optional<StoredRecord> load_record(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
@@ -410,9 +410,10 @@ class Step {
       std::string served;
       served.reserve(256);
       append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
-      if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), new_owner + "/" + any.order);
+      if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), keys::cat({new_owner, "/", any.order}));
       kv_.put(record_key(w, db.key, new_owner, any.order), after->encode());
-      kv_.put(keys::list_prefix(w, keys::kInternalSet, db.key, "") + any.order, served);
+      keys::list_row(place_key_, w, keys::kInternalSet, db.key, "", any.order);
+      kv_.put(place_key_, served);
     } else {
       kv_.del(keys::record_location(w, db.key, any.id));
       kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key, "") + any.order);

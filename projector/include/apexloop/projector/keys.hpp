@@ -236,7 +236,7 @@ inline std::string history_prefix(std::string_view ws, std::string_view db, std:
 }
 inline std::string history_seq(std::uint64_t seq) { return hex16(seq); }  // byte order is version order
 inline std::string history(std::string_view ws, std::string_view db, std::string_view id, std::uint64_t seq) {
-  return history_prefix(ws, db, id) + history_seq(seq);
+  return cat({"hist/", ws, "/", db, "/", id, "/", history_seq(seq)});  // history_prefix() + seq
 }
 }  // namespace apexloop::keys
 
