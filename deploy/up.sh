@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and starts Kafka (unless KAFKA_BOOTSTRAP names a cluster),
 # the three services and nginx on loopback; only what is not already running. Returns once all
-# are ready. `--demo` also loads a small demo workspace. Stop everything with ./deploy/down.sh.
+# are ready, then loads a small demo workspace (once: deploy/demo.sh does nothing when its
+# workspace is there already; `--no-demo` skips it). Stop everything with ./deploy/down.sh.
 set -euo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-demo=0
+demo=1
 for arg in "$@"; do
   case $arg in
-    --demo) demo=1 ;;
+    --demo) demo=1 ;;  # the default; kept so that older instructions still work
+    --no-demo) demo=0 ;;
     -h | --help)
-      sed -n '2,4p' "$0"
+      sed -n '2,5p' "$0"
       exit 0
       ;;
     *)
-      echo "up.sh: unknown argument $arg (try --demo)" >&2
+      echo "up.sh: unknown argument $arg (try --no-demo)" >&2
       exit 2
       ;;
   esac
