@@ -206,18 +206,16 @@ bool is_access_event(std::string_view t) {
          t == event_type::user_joined || t == event_type::user_deactivated;
 }
 
-// Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/, which holds the record
-// itself, by owner and in creation order, so re-projecting one client's records is one scan.
-std::string record_key(std::string_view ws, std::string_view db, std::string_view owner, std::string_view order) {
-  return keys::cat({"ro/", ws, "/", db, "/", owner, "/", order});  // keys::owner_prefix() + order
-}
+// Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/ (keys::owner_row), which
+// holds the record itself, by owner and in creation order, so re-projecting one client's records
+// is one scan.
 
 std::optional<StoredRecord> load_record(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
   auto where = kv.get(keys::record_location(ws, db, id));
   if (!where) return std::nullopt;
   const auto slash = where->find('/');
   if (slash == std::string::npos) throw std::runtime_error("corrupt record pointer for " + std::string(id));
-  auto bytes = kv.get(record_key(ws, db, std::string_view(*where).substr(0, slash), std::string_view(*where).substr(slash + 1)));
+  auto bytes = kv.get(keys::owner_row(ws, db, std::string_view(*where).substr(0, slash), std::string_view(*where).substr(slash + 1)));
   auto rec = bytes ? StoredRecord::decode(*bytes) : std::nullopt;
   if (!rec) throw std::runtime_error("corrupt or missing record " + std::string(id));
   return rec;
@@ -405,18 +403,19 @@ class Step {
     const StoredRecord& any = after ? *after : *before;
     const std::string old_owner = before ? owner_of(db, *before) : "";
     const std::string new_owner = after ? owner_of(db, *after) : "";
-    if (before && (!after || old_owner != new_owner)) kv_.del(record_key(w, db.key, old_owner, any.order));
+    if (before && (!after || old_owner != new_owner)) kv_.del(keys::owner_row(w, db.key, old_owner, any.order));
+    std::string& internal_row = place_key_;  // (place() is not running)
+    keys::list_row(internal_row, w, keys::kInternalSet, db.key, "", any.order);
     if (after) {
       std::string served;
       served.reserve(256);
       append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
       if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), keys::cat({new_owner, "/", any.order}));
-      kv_.put(record_key(w, db.key, new_owner, any.order), after->encode());
-      keys::list_row(place_key_, w, keys::kInternalSet, db.key, "", any.order);
-      kv_.put(place_key_, served);
+      kv_.put(keys::owner_row(w, db.key, new_owner, any.order), after->encode());
+      kv_.put(internal_row, served);
     } else {
       kv_.del(keys::record_location(w, db.key, any.id));
-      kv_.del(keys::list_prefix(w, keys::kInternalSet, db.key, "") + any.order);
+      kv_.del(internal_row);
     }
     const auto old_targets = before ? relation_targets(db, *before) : std::set<std::pair<std::string, std::string>>{};
     const auto new_targets = after ? relation_targets(db, *after) : std::set<std::pair<std::string, std::string>>{};
@@ -582,9 +581,10 @@ class Step {
           const std::string gen = gen_of(s.id, db_key);
           // Rows written afresh need not know whether a record was in the set before, unless
           // something else follows it in or out: views, attached comments and approvals, records
-          // that point at it.
+          // that point at it. Without any of those, nothing reads the rows until the batch lands.
           const bool track_was = !fresh || has_views(db_key) || has_attached(kCommentsKind, db_key) ||
                                  has_attached(kApprovalsKind, db_key) || referable(db_key);
+          const Rows rows = !fresh ? Rows::over_held : track_was ? Rows::afresh : Rows::afresh_ahead;
           std::size_t next_held = 0;
           StoredRecord rec;
           kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
@@ -593,7 +593,7 @@ class Step {
             std::optional<std::string_view> shown;
             if (next_held < held.size() && held.order(next_held) == rec.order) shown = held.row(next_held);
             const bool was = track_was && old_rule.policy != nullptr && in_set(old_rule, *old, *old_db, rec, old_gen);
-            if (place(s, rule, *db, rec, was, visible(rule, *db, rec, s.vars), shown, fresh ? &gen : nullptr, !track_was)) {
+            if (place(s, rule, *db, rec, was, visible(rule, *db, rec, s.vars), shown, &gen, rows)) {
               reproject_referrers(client, db_key, rec.id);
             }
           });
@@ -632,19 +632,22 @@ class Step {
     gens_.insert_or_assign(keys::cat({set, "/", db}), std::move(gen));
   }
 
+  // How place() writes a set's row: over what the set holds, or afresh in a generation just begun
+  // (nothing there to delete); afresh and ahead when nothing reads the rows before the caller's
+  // flush_ahead(): they may go to the store ahead of the batch (KvView::put_ahead), since nobody
+  // reads that generation until the batch that names it lands.
+  enum class Rows { over_held, afresh, afresh_ahead };
+
   // Puts or removes one record in one set; answers whether its visibility there changed.
   // `shown` is what the set holds for the record now, when the caller has it at hand: a row whose
-  // bytes come out the same is not written again.
-  // `fresh_gen` is given when the set's rows are being written afresh under that generation:
-  // there is nothing there to delete. With `ahead` too, nothing reads them before the caller's
-  // flush_ahead(), and the rows may go to the store ahead of the batch (KvView::put_ahead):
-  // nobody reads that generation until the batch that names it lands.
+  // bytes come out the same is not written again. `gen` is the set's generation, when the caller
+  // has it at hand.
   bool place(const PrincipalSet& set, const SetRule& rule, const DatabaseDef& db, const StoredRecord& rec, bool was,
-             bool is, std::optional<std::string_view> shown = std::nullopt, const std::string* fresh_gen = nullptr,
-             bool ahead = false) {
+             bool is, std::optional<std::string_view> shown = std::nullopt, const std::string* gen = nullptr,
+             Rows rows = Rows::over_held) {
     // Built in buffers the Step keeps: a re-projection places every record of a client.
     std::string& l_key = place_key_;
-    keys::list_row(l_key, ws_.id, set.id, db.key, fresh_gen != nullptr ? *fresh_gen : gen_of(set.id, db.key), rec.order);
+    keys::list_row(l_key, ws_.id, set.id, db.key, gen != nullptr ? *gen : gen_of(set.id, db.key), rec.order);
     if (is) {
       // An edit of a column the set cannot read changes nothing here, not even version or
       // updated_at: the bytes stay as they were (issue 5).
@@ -657,14 +660,14 @@ class Step {
       served.clear();
       std::string scratch;
       append_served(served, rec, shown_to_set(rule, rec, scratch), keep);
-      if (fresh_gen != nullptr && ahead) {
+      if (rows == Rows::afresh_ahead) {
         kv_.put_ahead(l_key, served);
       } else if (shown != served) {
         kv_.put(l_key, served);
       }
       place_views(set, db, rec.order, &served);
     } else if (was) {
-      if (fresh_gen == nullptr) kv_.del(l_key);
+      if (rows == Rows::over_held) kv_.del(l_key);
       place_views(set, db, rec.order, nullptr);
     }
     if (was != is) {

@@ -26,6 +26,16 @@ namespace {
 using Slot = std::optional<std::string_view>;  // a value, or nullopt for a deletion
 using PendingRun = std::vector<std::pair<std::string_view, Slot>>;
 
+// Whether `key` lies under any of `prefixes`.
+bool under_any(const std::vector<std::string_view>& prefixes, std::string_view key) {
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](std::string_view p) { return key.starts_with(p); });
+}
+
+// No single key ends in '/': only a dropped prefix does (see HintFamily).
+void require_key(std::string_view key) {
+  if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
+}
+
 }  // namespace
 
 // The writes of a batch not yet in RocksDB, in key order. Keys and values are copied into an
@@ -44,9 +54,7 @@ struct PendingWrites {
   std::vector<std::string_view> dropped;
 
   PendingWrites() { last.fill(entries.end()); }
-  bool dropped_in(std::string_view key) const {
-    return std::any_of(dropped.begin(), dropped.end(), [&](std::string_view p) { return key.starts_with(p); });
-  }
+  bool dropped_in(std::string_view key) const { return under_any(dropped, key); }
   Map::iterator& last_for(std::string_view key) {
     const unsigned a = key.empty() ? 0 : static_cast<unsigned char>(key[0]);
     const unsigned b = key.size() < 2 ? 0 : static_cast<unsigned char>(key[1]);
@@ -69,8 +77,7 @@ using Pending = PendingWrites;
 // list, its views; one record's keys after the last record's), so the entry right after the one
 // written last in the key's family is tried before searching the map.
 Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
-  // No single key ends in '/': only a dropped prefix does (see HintFamily).
-  if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
+  require_key(key);
   auto& map = pending.entries;
   auto& last = pending.last_for(key);
   auto make = [&](Pending::Map::iterator hint) {
@@ -150,9 +157,7 @@ void merged_scan(rocksdb::Iterator& it, std::string_view prefix, const PendingRu
                                           : it.key().compare(rocksdb::Slice(m->first.data(), m->first.size()));
     if (order < 0) {
       const auto key = it.key().ToStringView();
-      if (std::none_of(dropped.begin(), dropped.end(), [&](std::string_view p) { return key.starts_with(p); })) {
-        fn(key, it.value().ToStringView());
-      }
+      if (!under_any(dropped, key)) fn(key, it.value().ToStringView());
       it.Next();
       continue;
     }
@@ -203,7 +208,7 @@ class AheadWriter {
     wo_.memtable_insert_hint_per_batch = true;  // each chunk is in key order
   }
   void put(std::string_view key, std::string_view value) {
-    if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
+    require_key(key);
     const auto s = batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
     if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
     if (batch_.GetDataSize() >= kChunkBytes) flush();
@@ -592,11 +597,6 @@ void StoreView::scan(std::string_view prefix, const std::function<void(std::stri
 
 void StoreView::read_only() { throw std::logic_error("a StoreView is read-only"); }
 
-std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set, std::string_view gen,
-                                         std::string_view db_key, std::string_view id) {
-  StoreView view(db);
-  return served_record(view, ws, set, gen, db_key, id);
-}
 
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,
                                                                         const std::string& secondary_dir) {

@@ -143,6 +143,12 @@ class DecidedLog {
   std::int64_t offset_ = 0;
 };
 
+// What `set` is sent for record `id`, read from the store as the query service reads it.
+std::optional<std::string> served(rocksdb::DB& db, const std::string& set, const std::string& gen, const std::string& id) {
+  StoreView view(db);
+  return served_record(view, kWs, set, gen, "tickets", id);
+}
+
 std::size_t keys_under(rocksdb::DB& db, const std::string& prefix) {
   std::size_t n = 0;
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
@@ -172,12 +178,12 @@ TEST(Store, AColumnChangeMovesASetToItsNextGenerationAndDropsTheLastOneWhole) {
   EXPECT_EQ(route, set + "/1");
   EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "")), 0u) << "the first rows are gone whole";
   EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "1")), 5u) << "client 0's records with priority < 5";
-  auto three = parse_json(served_record(db, kWs, set, "1", "tickets", ids[3]).value_or(""));
+  auto three = parse_json(served(db, set, "1", ids[3]).value_or(""));
   ASSERT_TRUE(three.has_value());
   EXPECT_EQ(three->string_or("id", ""), ids[3]);
   EXPECT_EQ(to_json(*three->find("fields")), R"({"owner":")" + log.clients[0] + R"(","priority":3,"title":"T3"})");
-  EXPECT_FALSE(served_record(db, kWs, set, "1", "tickets", ids[6]).has_value()) << "priority 6 is filtered out";
-  EXPECT_FALSE(served_record(db, kWs, set, "", "tickets", ids[3]).has_value());
+  EXPECT_FALSE(served(db, set, "1", ids[6]).has_value()) << "priority 6 is filtered out";
+  EXPECT_FALSE(served(db, set, "", ids[3]).has_value());
 
   ASSERT_TRUE((*store)->apply({all.begin() + static_cast<std::ptrdiff_t>(after_first), all.end()}).has_value());
   ASSERT_EQ((*store)->db(), &db);  // waits for the batch again
@@ -186,7 +192,7 @@ TEST(Store, AColumnChangeMovesASetToItsNextGenerationAndDropsTheLastOneWhole) {
   EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "1")), 0u);
   EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, set, "tickets", "2")), 10u);
   EXPECT_EQ(keys_under(db, keys::list_prefix(kWs, log.clients[1] + ":stakeholder", "tickets", "2")), 10u);
-  auto row = parse_json(*served_record(db, kWs, set, "2", "tickets", ids[6]));
+  auto row = parse_json(*served(db, set, "2", ids[6]));
   EXPECT_EQ(to_json(*row->find("fields")), R"({"owner":")" + log.clients[0] + R"(","status":"open","title":"T6"})");
   const std::string hash = hash_read_models(db);
 

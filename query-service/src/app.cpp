@@ -268,9 +268,9 @@ struct QueryApp::Impl {
     const PrincipalVars vars{p.id, p.client_id, client_type, clock.now()};
     std::vector<std::pair<std::string, Json>> rows;  // (sort key, row), in creation order
     const std::string prefix = keys::list_prefix(p.workspace, set, db_key, route.gen);
-    rocksdb::Iterator* it = &store.iterator();
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto rec = parse_json(it->value().ToStringView());
+    rocksdb::Iterator& it = store.iterator();
+    for (it.Seek(prefix); it.Valid() && it.key().starts_with(prefix); it.Next()) {
+      auto rec = parse_json(it.value().ToStringView());
       if (!rec) continue;
       const auto& fields = rec->find("fields")->as_object();
       const RecordView rv{fields, rec->string_or("id", ""), static_cast<std::uint64_t>(rec->find("version")->as_int()),

@@ -94,6 +94,10 @@ inline std::string_view order_of_location(std::string_view location) {
 inline std::string owner_prefix(std::string_view ws, std::string_view db, std::string_view client) {
   return cat({"ro/", ws, "/", db, "/", client, "/"});
 }
+// owner_prefix() + order: one record.
+inline std::string owner_row(std::string_view ws, std::string_view db, std::string_view owner, std::string_view order) {
+  return cat({"ro/", ws, "/", db, "/", owner, "/", order});
+}
 inline std::string referrers_prefix(std::string_view ws, std::string_view db, std::string_view id) {
   return cat({"rr/", ws, "/", db, "/", id, "/"});
 }

@@ -130,12 +130,6 @@ class StoreView final : public KvView {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
-// The bytes set `set` is sent for record `id` of `db`, read from a store (what served_record reads
-// through a KvView): the record's place in the lists, then the set's own list entry in generation
-// `gen`; absent when the set cannot see it. Both reads see the same state.
-[[nodiscard]] std::optional<std::string> served_record(rocksdb::DB& db, std::string_view ws, std::string_view set,
-                                                       std::string_view gen, std::string_view db_key, std::string_view id);
-
 // Opens `dir` as a RocksDB secondary (at `secondary_dir`), for readers beside a live projector.
 [[nodiscard]] std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(
     const std::string& dir, const std::string& secondary_dir);
