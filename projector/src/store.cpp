@@ -3,13 +3,12 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -18,6 +17,7 @@
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
+#include "apexloop/projector/memtable.hpp"
 #include "apexloop/projector/projection.hpp"
 
 namespace apexloop::projector {
@@ -31,7 +31,7 @@ bool under_any(const std::vector<std::string_view>& prefixes, std::string_view k
   return std::any_of(prefixes.begin(), prefixes.end(), [&](std::string_view p) { return key.starts_with(p); });
 }
 
-// No single key ends in '/': only a dropped prefix does (see HintFamily).
+// No single key ends in '/': only a dropped prefix does, so the two are never mistaken.
 void require_key(std::string_view key) {
   if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
 }
@@ -46,24 +46,30 @@ struct PendingWrites {
   std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
   Map entries{&arena};
   std::vector<std::unique_ptr<PendingWrites>> adopted;  // joined forks: their arenas hold some entries
-  // The entry written last in each family of keys ("rc/", "ro/", "pv/", ...; told apart by their
-  // first two bytes, a collision only costs a search): see slot().
-  std::array<Map::iterator, 16> last;
+  // The entry written last in each family of keys ("rc/", "ro/", "pv/", "his", ...: a key's first
+  // three bytes), a handful per batch: see slot().
+  std::vector<std::pair<std::uint32_t, Map::iterator>> last;
   // Prefixes dropped whole (KvView::del_prefix): nothing under them is left in the layers below
   // this one (earlier batches, the store). What was written under them since is in `entries`.
   std::vector<std::string_view> dropped;
 
-  PendingWrites() { last.fill(entries.end()); }
+  // Bytes copied into the arena, overwritten values included: about what the batch takes.
+  std::size_t copied = 0;
+
   bool dropped_in(std::string_view key) const { return under_any(dropped, key); }
   Map::iterator& last_for(std::string_view key) {
-    const unsigned a = key.empty() ? 0 : static_cast<unsigned char>(key[0]);
-    const unsigned b = key.size() < 2 ? 0 : static_cast<unsigned char>(key[1]);
-    return last[(a * 31 + b) % last.size()];
+    std::uint32_t family = 0;
+    std::memcpy(&family, key.data(), std::min<std::size_t>(key.size(), 3));
+    for (auto& [f, it] : last) {
+      if (f == family) return it;
+    }
+    return last.emplace_back(family, entries.end()).second;
   }
   std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
     char* p = static_cast<char*>(arena.allocate(s.size(), 1));
     std::memcpy(p, s.data(), s.size());
+    copied += s.size();
     return {p, s.size()};
   }
 };
@@ -113,7 +119,7 @@ void drop_prefix(Pending& pending, std::string_view prefix) {
   while (last != map.end() && last->first.starts_with(prefix)) ++last;
   if (first != last) {
     map.erase(first, last);
-    pending.last.fill(map.end());
+    pending.last.clear();
   }
   if (!pending.dropped_in(prefix)) pending.dropped.push_back(pending.copy(prefix));
 }
@@ -199,14 +205,12 @@ std::optional<std::string> stored_get(rocksdb::DB& db, std::string_view key) {
 }
 
 // Writes ahead of a batch (KvView::put_ahead), in chunks of up to 32 MB (what one fork holds
-// for one set, most often all of it): each chunk goes to RocksDB on the thread that filled it,
-// so two forks insert into the memtable side by side. (Chunks of 0.5, 2, 8, 16 and 32 MB were
-// timed on the re-projection bench: fewer, bigger writes came out a little ahead.)
+// for one set, most often all of it): each chunk goes to RocksDB from the thread that filled it,
+// while the other fork goes on projecting. (Chunks of 0.5, 2, 8, 16 and 32 MB were timed on the
+// re-projection bench: fewer, bigger writes came out a little ahead.)
 class AheadWriter {
  public:
-  AheadWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo) : db_(db), wo_(wo) {
-    wo_.memtable_insert_hint_per_batch = true;  // each chunk is in key order
-  }
+  AheadWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo) : db_(db), wo_(wo) {}
   void put(std::string_view key, std::string_view value) {
     require_key(key);
     const auto s = batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
@@ -317,11 +321,10 @@ class BatchKv final : public KvView {
     return written_ == nullptr ? overlay(*pending_, prefix) : overlay(*pending_, prefix, overlay(*written_, prefix));
   }
 
-  // Bytes the pending writes take in a WriteBatch (about), to size it once.
+  // Bytes the pending writes take in a WriteBatch (about, a little over), to size it once.
   std::size_t pending_bytes() const {
-    std::size_t n = 64;
-    for (const auto p : pending_->dropped) n += 2 * p.size() + 12;
-    for (const auto& [k, v] : pending_->entries) n += k.size() + (v ? v->size() : 0) + 12;
+    std::size_t n = 64 + pending_->copied + 12 * (pending_->entries.size() + pending_->dropped.size());
+    for (const auto& forked : pending_->adopted) n += forked->copied;
     return n;
   }
   // Copies the pending writes into `batch`: the dropped prefixes first (what was written under
@@ -370,17 +373,6 @@ void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_
   merged_scan(*it, prefix, mine, dropped, fn);
 }
 
-// The families memtable inserts keep a hint for: a key's first three bytes ("pv/", "ro/", ...).
-// A range deletion's start (a dropped prefix, which ends in '/', as no single key does) is
-// outside: RocksDB keeps range deletions in a skip list of their own but finds hints by prefix
-// alone, so a shared family would hand one list a position in the other.
-class HintFamily final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "apexloop.HintFamily"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return {key.data(), 3}; }
-  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 3 && key[key.size() - 1] != '/'; }
-};
-
 rocksdb::Options base_options(const StoreOptions& options = {}) {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -395,10 +387,10 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(128u << 20);
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Batches reach the memtable in key order. Without a hint, an insert that does not land right
-  // after the previous one re-walks the skip list from the top; with one (kept per key family,
-  // "pv/", "ro/", ...) it climbs only as far as it must.
-  o.memtable_insert_with_hint_prefix_extractor = std::make_shared<HintFamily>();
+  // Batches reach the memtable in key order: its skip list takes each key from where the last
+  // went in (see memtable.hpp). It takes one writer at a time.
+  o.memtable_factory = ordered_memtable();
+  o.allow_concurrent_memtable_write = false;
   // A record's first write asks whether it exists already: a bloom filter over the memtable's
   // keys answers most such misses without walking its skip list.
   o.memtable_prefix_bloom_size_ratio = 0.05;
