@@ -303,7 +303,7 @@ std::expected<std::int64_t, std::string> Consumer::offset_for_time(std::int32_t 
   return offset;
 }
 
-std::vector<Message> Consumer::poll(std::size_t max, std::chrono::milliseconds timeout) {
+std::vector<Message> Consumer::poll(std::size_t max, std::chrono::milliseconds timeout, Parts parts) {
   std::vector<Message> out;
   int wait = static_cast<int>(timeout.count());
   while (out.size() < max) {
@@ -313,10 +313,10 @@ std::vector<Message> Consumer::poll(std::size_t max, std::chrono::milliseconds t
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       Message msg;
       msg.position = Position{m->partition, m->offset};
-      if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+      if (parts == Parts::all && m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
       rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (parts == Parts::all && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const void* val = nullptr;
         size_t size = 0;
         if (rd_kafka_header_get_last(hdrs, "type", &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && val) {

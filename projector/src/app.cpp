@@ -47,7 +47,7 @@ struct ProjectorApp::Impl {
 
   void run_loop() {
     while (!stopping.load()) {
-      auto batch = consumer->poll(cfg.max_batch, 100ms);
+      auto batch = consumer->poll(cfg.max_batch, 100ms, events::Consumer::Parts::value_only);
       if (batch.empty()) {
         // Idle: the last batch is in RocksDB by now; a write that failed stops us here rather
         // than at the next batch.

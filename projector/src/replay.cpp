@@ -110,7 +110,7 @@ void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, De
   auto last_progress = std::chrono::steady_clock::now();
   while (!reached(from, until)) {
     if (feed.stopped()) return;
-    auto batch = consumer.poll(2000, 200ms);
+    auto batch = consumer.poll(2000, 200ms, events::Consumer::Parts::value_only);
     // Only what lies before `until`: the replayed store must stop exactly where the other did.
     std::erase_if(batch, [&](const events::Message& m) {
       auto it = until.find(m.position.partition);

@@ -109,8 +109,12 @@ class Consumer {
   [[nodiscard]] std::expected<std::int64_t, std::string> offset_for_time(std::int32_t partition, std::int64_t ms,
                                                                          std::chrono::milliseconds timeout);
 
+  // What poll() copies out of each message: all of it, or only its position and value (the
+  // projector reads the type from the event itself; reading the headers costs as much as a
+  // quarter of reading the log).
+  enum class Parts { all, value_only };
   // Up to `max` messages; waits up to `timeout` for the first one.
-  [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout);
+  [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout, Parts parts = Parts::all);
 
   // High watermarks fetched from the broker, per partition of the topic.
   [[nodiscard]] std::expected<std::map<std::int32_t, std::int64_t>, std::string> high_watermarks(
