@@ -200,28 +200,39 @@ class SkipListRep final : public rocksdb::MemTableRep {
     return new (iter_blocks.take(sizeof(Iter))) Iter(*this, true);
   }
 
-  // The first node at or after `key`, or null.
+  // The first node at or after `key`, or null. Going down a level, the node that ended the level
+  // above is not compared again.
   const char* seek(const Slice& key) const {
     const char* p = head();
-    for (int level = max_height_.load(std::memory_order_relaxed) - 1;; --level) {
+    const char* bigger = nullptr;  // the node known to be at or after the key
+    for (int level = max_height_.load(std::memory_order_relaxed) - 1;;) {
       const char* next = link(p, level).load(std::memory_order_acquire);
-      while (next != nullptr && compare(internal_key(next), key) < 0) {
+      const int order = next == nullptr || next == bigger ? 1 : compare(internal_key(next), key);
+      if (order < 0) {
         p = next;
-        next = link(p, level).load(std::memory_order_acquire);
+      } else if (order == 0 || level == 0) {
+        return next;
+      } else {
+        bigger = next;
+        --level;
       }
-      if (level == 0) return next;
     }
   }
   // The last node before `key`, or null.
   const char* before(const Slice& key) const {
     const char* p = head();
-    for (int level = max_height_.load(std::memory_order_relaxed) - 1; level >= 0; --level) {
-      for (const char* next = link(p, level).load(std::memory_order_acquire);
-           next != nullptr && compare(internal_key(next), key) < 0; next = link(p, level).load(std::memory_order_acquire)) {
+    const char* bigger = nullptr;
+    for (int level = max_height_.load(std::memory_order_relaxed) - 1;;) {
+      const char* next = link(p, level).load(std::memory_order_acquire);
+      if (next != nullptr && next != bigger && compare(internal_key(next), key) < 0) {
         p = next;
+      } else if (level == 0) {
+        return p == head() ? nullptr : p;
+      } else {
+        bigger = next;
+        --level;
       }
     }
-    return p == head() ? nullptr : p;
   }
   const char* last() const {
     const char* p = head();
