@@ -76,12 +76,11 @@ Link& link(const char* node, int level) {
 // RocksDB destroys an iterator it asked to have placed in an arena but never frees it (an
 // arena goes all at once). Ours are placed in blocks kept per thread instead: a block goes back
 // to the thread that destroys its iterator, and is reused or freed only later on that thread,
-// once that destruction has surely ended.
+// once that destruction has surely ended. (An iterator destroyed after its thread's blocks are
+// gone, at thread exit, is left to the process's end.)
 class IterBlocks {
  public:
-  ~IterBlocks() {
-    for (void* p : free_) ::operator delete(p);
-  }
+  ~IterBlocks();
   void* take(std::size_t size) {
     if (free_.empty()) return ::operator new(size);
     void* p = free_.back();
@@ -104,6 +103,16 @@ class IterBlocks {
 };
 
 thread_local IterBlocks iter_blocks;
+thread_local bool iter_blocks_gone = false;  // trivially destroyed: readable to the thread's end
+
+IterBlocks::~IterBlocks() {
+  for (void* p : free_) ::operator delete(p);
+  iter_blocks_gone = true;
+}
+void* take_iter_block(std::size_t size) { return iter_blocks_gone ? ::operator new(size) : iter_blocks.take(size); }
+void give_back_iter_block(void* p) {
+  if (!iter_blocks_gone) iter_blocks.give_back(p);
+}
 
 class SkipListRep;
 
@@ -197,7 +206,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
 
   Iterator* GetIterator(rocksdb::Arena* arena) override {
     if (arena == nullptr) return new Iter(*this, false);
-    return new (iter_blocks.take(sizeof(Iter))) Iter(*this, true);
+    return new (take_iter_block(sizeof(Iter))) Iter(*this, true);
   }
 
   // The first node at or after `key`, or null. Going down a level, the node that ended the level
@@ -275,7 +284,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
 };
 
 Iter::~Iter() {
-  if (pooled_) iter_blocks.give_back(this);
+  if (pooled_) give_back_iter_block(this);
 }
 void Iter::Next() { node_ = SkipListRep::next(node_); }
 void Iter::Prev() { node_ = list_.before(internal_key(node_)); }
