@@ -541,8 +541,12 @@ std::expected<void, std::string> ReadModelStore::flush() {
 }
 
 std::string hash_read_models(rocksdb::DB& db) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  // BLAKE2b (libsodium's generic hash): about three times SHA-256's speed here, and replay
+  // --verify hashes every byte of two stores.
+  // (sodium_init picks the CPU's fastest implementation; it is idempotent.)
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, crypto_generichash_BYTES);
   // Rows of a generation their set does not name (yet) are not read models: they are rows
   // written ahead of a batch that has not landed (KvView::put_ahead). Nobody reads them.
   std::string gen_of_key, named_gen;
@@ -560,13 +564,13 @@ std::string hash_read_models(rocksdb::DB& db) {
     // Length-prefixed so that key/value boundaries cannot shift between two stores.
     for (const rocksdb::Slice s : {it->key(), it->value()}) {
       const std::uint64_t n = s.size();
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+      crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
+      crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(s.data()), s.size());
     }
   }
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, out);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  unsigned char out[crypto_generichash_BYTES];
+  crypto_generichash_final(&st, out, sizeof out);
+  char hex[crypto_generichash_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, out, sizeof out);
   return hex;
 }
