@@ -46,9 +46,16 @@ struct PendingWrites {
   std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
   Map entries{&arena};
   std::vector<std::unique_ptr<PendingWrites>> adopted;  // joined forks: their arenas hold some entries
-  // The entry written last in each family of keys ("rc/", "ro/", "pv/", "his", ...: a key's first
-  // three bytes), a handful per batch: see slot().
-  std::vector<std::pair<std::uint32_t, Map::iterator>> last;
+  // Per family of keys ("rc/", "ro/", "pv/", "his", ...: a key's first three bytes; a handful per
+  // batch): the entry written last (see slot()), and the greatest key ever written. A key past
+  // that, or of a family never written, is not here: most reads of a key that does not exist yet
+  // (is this record new?) skip the map.
+  struct Family {
+    std::uint32_t tag;
+    Map::iterator last;
+    std::string_view max;  // (entries only go: a bound that stays true)
+  };
+  std::vector<Family> families;
   // Prefixes dropped whole (KvView::del_prefix): nothing under them is left in the layers below
   // this one (earlier batches, the store). What was written under them since is in `entries`.
   std::vector<std::string_view> dropped;
@@ -57,13 +64,31 @@ struct PendingWrites {
   std::size_t copied = 0;
 
   bool dropped_in(std::string_view key) const { return under_any(dropped, key); }
-  Map::iterator& last_for(std::string_view key) {
-    std::uint32_t family = 0;
-    std::memcpy(&family, key.data(), std::min<std::size_t>(key.size(), 3));
-    for (auto& [f, it] : last) {
-      if (f == family) return it;
+  static std::uint32_t tag_of(std::string_view key) {
+    std::uint32_t tag = 0;
+    std::memcpy(&tag, key.data(), std::min<std::size_t>(key.size(), 3));
+    return tag;
+  }
+  Family& family_of(std::string_view key) {
+    const auto tag = tag_of(key);
+    for (auto& f : families) {
+      if (f.tag == tag) return f;
     }
-    return last.emplace_back(family, entries.end()).second;
+    return families.emplace_back(Family{tag, entries.end(), {}});
+  }
+  // Whether `key` may have an entry here (false: it surely has none).
+  bool may_hold(std::string_view key) const {
+    const auto tag = tag_of(key);
+    for (const auto& f : families) {
+      if (f.tag == tag) return key <= f.max;
+    }
+    return false;
+  }
+  // The entry for `key`, or null.
+  const Slot* find(std::string_view key) const {
+    if (!may_hold(key)) return nullptr;
+    auto it = entries.find(key);
+    return it == entries.end() ? nullptr : &it->second;
   }
   std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
@@ -85,7 +110,8 @@ using Pending = PendingWrites;
 Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
   require_key(key);
   auto& map = pending.entries;
-  auto& last = pending.last_for(key);
+  auto& family = pending.family_of(key);
+  auto& last = family.last;
   auto make = [&](Pending::Map::iterator hint) {
     return map.emplace_hint(hint, owned ? key : pending.copy(key), Slot());
   };
@@ -93,12 +119,14 @@ Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
     auto next = std::next(last);
     if (next == map.end() || key < next->first) {
       last = make(next);
+      if (family.max < last->first) family.max = last->first;
       return last->second;
     }
   }
   auto it = map.lower_bound(key);
   if (it == map.end() || it->first != key) it = make(it);
   last = it;
+  if (family.max < it->first) family.max = it->first;
   return it->second;
 }
 
@@ -119,7 +147,7 @@ void drop_prefix(Pending& pending, std::string_view prefix) {
   while (last != map.end() && last->first.starts_with(prefix)) ++last;
   if (first != last) {
     map.erase(first, last);
-    pending.last.clear();
+    for (auto& f : pending.families) f.last = map.end();
   }
   if (!pending.dropped_in(prefix)) pending.dropped.push_back(pending.copy(prefix));
 }
@@ -303,10 +331,10 @@ class BatchKv final : public KvView {
 
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
-    if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
+    if (const Slot* mine = pending_->find(key)) return value_of(*mine);
     if (pending_->dropped_in(key)) return std::nullopt;
     if (written_ != nullptr) {
-      if (auto it = written_->entries.find(key); it != written_->entries.end()) return value_of(it->second);
+      if (const Slot* theirs = written_->find(key)) return value_of(*theirs);
       if (written_->dropped_in(key)) return std::nullopt;
     }
     return stored_get(db_, key);
@@ -360,7 +388,7 @@ class BatchKv final : public KvView {
 };
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
-  if (auto it = pending_->entries.find(key); it != pending_->entries.end()) return value_of(it->second);
+  if (const Slot* mine = pending_->find(key)) return value_of(*mine);
   if (pending_->dropped_in(key)) return std::nullopt;
   return batch_.shared_get(key);
 }
