@@ -206,10 +206,9 @@ bool is_access_event(std::string_view t) {
          t == event_type::user_joined || t == event_type::user_deactivated;
 }
 
-// Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/ (keys::owner_row), which
-// holds the record itself, by owner and in creation order, so re-projecting one client's records
-// is one scan.
-
+// Record `id`, if it exists. Where a record lives: rc/ holds "<owner>/<order>", pointing at ro/
+// (keys::owner_row), which holds the record itself, by owner and in creation order, so
+// re-projecting one client's records is one scan.
 std::optional<StoredRecord> load_record(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
   auto where = kv.get(keys::record_location(ws, db, id));
   if (!where) return std::nullopt;

@@ -84,11 +84,18 @@ struct PendingWrites {
     }
     return false;
   }
-  // The entry for `key`, or null.
-  const Slot* find(std::string_view key) const {
-    if (!may_hold(key)) return nullptr;
-    auto it = entries.find(key);
-    return it == entries.end() ? nullptr : &it->second;
+  // What this layer says of `key`: true and `out` set (a value, or nullopt for a deletion or a
+  // dropped prefix over it), or false when the layers below must answer.
+  bool answers(std::string_view key, std::optional<std::string>& out) const {
+    if (may_hold(key)) {
+      if (auto it = entries.find(key); it != entries.end()) {
+        out = it->second ? std::optional<std::string>(*it->second) : std::nullopt;
+        return true;
+      }
+    }
+    if (!dropped_in(key)) return false;
+    out = std::nullopt;
+    return true;
   }
   std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
@@ -129,9 +136,6 @@ Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
   if (family.max < it->first) family.max = it->first;
   return it->second;
 }
-
-// What a read of a pending entry answers: a copy of its value, or nullopt for a deletion.
-std::optional<std::string> value_of(const Slot& s) { return s ? std::optional<std::string>(*s) : std::nullopt; }
 
 void put(Pending& pending, std::string_view key, std::string_view value) {
   Slot& s = slot(pending, key);
@@ -331,12 +335,8 @@ class BatchKv final : public KvView {
 
   // Reads that may run on several threads at once while nothing writes this view (forks).
   std::optional<std::string> shared_get(std::string_view key) const {
-    if (const Slot* mine = pending_->find(key)) return value_of(*mine);
-    if (pending_->dropped_in(key)) return std::nullopt;
-    if (written_ != nullptr) {
-      if (const Slot* theirs = written_->find(key)) return value_of(*theirs);
-      if (written_->dropped_in(key)) return std::nullopt;
-    }
+    std::optional<std::string> out;
+    if (pending_->answers(key, out) || (written_ != nullptr && written_->answers(key, out))) return out;
     return stored_get(db_, key);
   }
   // The prefixes the pending layers dropped: stored keys under them are gone.
@@ -388,8 +388,8 @@ class BatchKv final : public KvView {
 };
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
-  if (const Slot* mine = pending_->find(key)) return value_of(*mine);
-  if (pending_->dropped_in(key)) return std::nullopt;
+  std::optional<std::string> out;
+  if (pending_->answers(key, out)) return out;
   return batch_.shared_get(key);
 }
 
@@ -623,7 +623,6 @@ void StoreView::scan(std::string_view prefix, const std::function<void(std::stri
 }
 
 void StoreView::read_only() { throw std::logic_error("a StoreView is read-only"); }
-
 
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,
                                                                         const std::string& secondary_dir) {

@@ -108,17 +108,18 @@ inline std::string route(std::string_view ws, std::string_view contact, std::str
   return route_prefix(ws, contact) + std::string(db);
 }
 inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
-// The rows of `set` for `db` in generation `gen` ("" for none: the internal set's, and a set's
-// until its columns change).
-inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db, std::string_view gen) {
-  if (gen.empty()) return cat({"pv/", ws, "/", set, "/l/", db, "/"});
-  return cat({"pv/", ws, "/", set, "/L", gen, "/", db, "/"});
-}
 // list_prefix() + order, into a reused buffer.
 inline void list_row(std::string& out, std::string_view ws, std::string_view set, std::string_view db,
                      std::string_view gen, std::string_view order) {
   if (gen.empty()) return assign(out, {"pv/", ws, "/", set, "/l/", db, "/", order});
   assign(out, {"pv/", ws, "/", set, "/L", gen, "/", db, "/", order});
+}
+// The rows of `set` for `db` in generation `gen` ("" for none: the internal set's, and a set's
+// until its columns change).
+inline std::string list_prefix(std::string_view ws, std::string_view set, std::string_view db, std::string_view gen) {
+  std::string out;
+  list_row(out, ws, set, db, gen, "");
+  return out;
 }
 inline std::string list_gen(std::string_view ws, std::string_view set, std::string_view db) {
   return cat({"pv/", ws, "/", set, "/g/", db});

@@ -105,7 +105,7 @@ class ReadModelStore {
 // The stored next offset of every partition.
 [[nodiscard]] std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db);
 
-// SHA-256 over every key and value, in key order, as lowercase hex, leaving out rows of a
+// BLAKE2b over every key and value, in key order, as lowercase hex, leaving out rows of a
 // generation no set names (KvView::put_ahead). Equal hashes mean byte-identical read models.
 [[nodiscard]] std::string hash_read_models(rocksdb::DB& db);
 
