@@ -1,5 +1,7 @@
 #include "apexloop/projector/history.hpp"
 
+#include <algorithm>
+
 #include "apexloop/core/access.hpp"
 #include "apexloop/projector/keys.hpp"
 
@@ -19,7 +21,42 @@ std::optional<Json::Object> current_fields(KvView& kv, std::string_view ws, std:
   return fields->as_object();
 }
 
-Json owner_value(const Json* v) { return v != nullptr && v->is_string() ? *v : Json(); }
+// One entry, its keys in the order a Json::Object keeps them (sorted), so it reads exactly as
+// one built from a Json value would. `changes` and `owner` are JSON text.
+void write_entry(std::string& entry, std::string_view actor_id, std::string_view actor_kind, std::string_view at,
+                 std::string_view changes, std::string_view event_id, std::string_view owner, std::string_view position,
+                 std::uint64_t seq, std::string_view type) {
+  entry.reserve(256 + changes.size());
+  entry += "{\"actor\":{\"id\":";
+  write_json_string(entry, actor_id);
+  entry += ",\"kind\":";
+  write_json_string(entry, actor_kind);
+  entry += "},\"at\":";
+  write_json_string(entry, at);
+  entry += ",\"changes\":";
+  entry += changes;
+  entry += ",\"event_id\":";
+  write_json_string(entry, event_id);
+  entry += ",\"owner\":";
+  entry += owner;
+  entry += ",\"position\":";
+  write_json_string(entry, position);
+  entry += ",\"seq\":";
+  entry += std::to_string(seq);  // the record version this event made
+  entry += ",\"type\":";
+  write_json_string(entry, type);
+  entry.push_back('}');
+}
+
+void add_change(std::string& changes, std::string_view key, std::string_view side, std::string_view value_text) {
+  if (changes.size() > 1) changes.push_back(',');
+  write_json_string(changes, key);
+  changes += ":{";
+  write_json_string(changes, side);
+  changes.push_back(':');
+  changes += value_text;
+  changes.push_back('}');
+}
 
 }  // namespace
 
@@ -35,26 +72,16 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
   const ColumnDef* owner_col = owner_column(*db);
   const std::string owner_key = owner_col == nullptr ? "" : owner_col->key;
 
-  // The entry is written as text straight away, its keys in the order a Json::Object keeps them
-  // (sorted), so it reads exactly as one built from a Json value would.
+  // The entry is written as text straight away (write_entry).
   std::string changes;
   changes.reserve(512);
   changes.push_back('{');
   const Json* owner = nullptr;
   std::optional<Json::Object> now;  // the fields before this event, when it must be read
-  auto add_change = [&](const std::string& key, std::string_view side, const Json& value) {
-    if (changes.size() > 1) changes.push_back(',');
-    write_json_string(changes, key);
-    changes += ":{";
-    write_json_string(changes, side);
-    changes.push_back(':');
-    write_json(changes, value);
-    changes.push_back('}');
-  };
   if (created) {
     const Json* fields = e.data.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::nullopt;
-    for (const auto& [k, v] : fields->as_object()) add_change(k, "after", v);
+    for (const auto& [k, v] : fields->as_object()) add_change(changes, k, "after", to_json(v));
     owner = fields->find(owner_key);
   } else if (updated) {
     const Json* c = e.data.find("changes");
@@ -76,35 +103,47 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
     // without the reader having to fold earlier entries.
     now = current_fields(kv, ws.id, db_key, id);
     if (!now) return std::nullopt;
-    for (const auto& [k, v] : *now) add_change(k, "before", v);
+    for (const auto& [k, v] : *now) add_change(changes, k, "before", to_json(v));
     if (now->contains(owner_key)) owner = &now->at(owner_key);
   }
   changes.push_back('}');
-  std::string entry = "{\"actor\":{\"id\":";
-  entry.reserve(256 + changes.size());
-  write_json_string(entry, e.actor.id);
-  entry += ",\"kind\":";
-  write_json_string(entry, e.actor.kind);
-  entry += "},\"at\":";
-  write_json_string(entry, format_timestamp(e.at));
-  entry += ",\"changes\":";
-  entry += changes;
-  entry += ",\"event_id\":";
-  write_json_string(entry, e.id);
-  entry += ",\"owner\":";
-  write_json(entry, owner_value(owner));
-  entry += ",\"position\":";
-  write_json_string(entry, to_string(at));
-  entry += ",\"seq\":";
-  entry += std::to_string(e.seq);  // the record version this event made
-  entry += ",\"type\":";
-  write_json_string(entry, e.type);
-  entry.push_back('}');
+  std::string entry;
+  write_entry(entry, e.actor.id, e.actor.kind, format_timestamp(e.at), changes, e.id,
+              owner != nullptr && owner->is_string() ? to_json(*owner) : "null", to_string(at), e.seq, e.type);
   return PendingHistory{keys::history(ws.id, db_key, id, e.seq), std::move(entry)};
 }
 
 void commit_history(const std::optional<PendingHistory>& h, KvView& kv) {
   if (h) kv.put(h->key, h->entry);
+}
+
+bool carries_creation(const Envelope& e) {
+  if (e.type != event_type::record_created) return false;
+  const Json* fields = e.data.find("fields");
+  if (fields == nullptr || !fields->is_object()) return false;
+  return std::ranges::none_of(fields->as_object(), [](const auto& f) { return f.second.is_null(); });
+}
+
+Creation creation_of(const Envelope& e, Position at, std::string_view owner_key) {
+  return Creation{e.actor.kind, e.actor.id, e.id, to_string(at), std::string(owner_key), e.seq};
+}
+
+std::optional<PendingHistory> carried_history(std::string_view ws, std::string_view db, const StoredRecord& r) {
+  if (!r.creation) return std::nullopt;
+  const Creation& c = *r.creation;
+  // The fields are still the ones the creation gave (without nulls: carries_creation), each
+  // already JSON text.
+  std::string changes;
+  changes.reserve(64 + 24 * r.fields.size());
+  changes.push_back('{');
+  for (const auto& [k, v] : r.fields) add_change(changes, k, "after", v);
+  changes.push_back('}');
+  const std::string* owner = c.owner_key.empty() ? nullptr : r.field(c.owner_key);
+  std::string entry;
+  write_entry(entry, c.actor_id, c.actor_kind, r.created_at, changes, c.event_id,
+              owner != nullptr && owner->starts_with('"') ? std::string_view(*owner) : "null", c.position, c.seq,
+              event_type::record_created);
+  return PendingHistory{keys::history(ws, db, r.id, c.seq), std::move(entry)};
 }
 
 }  // namespace projector

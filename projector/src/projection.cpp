@@ -1218,14 +1218,22 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   const std::string db_key(d.string_or("database", ""));
   const std::string id(d.string_or("record_id", ""));
   const DatabaseDef* db = ws.database(db_key);
-  const auto history = prepare_history(e, at, ws, kv);  // read before this event changes the record
+  // Read before this event changes the record. A creation's own entry is kept in the record
+  // (history.hpp), and written out by the record's first change, with that change's entry.
+  const bool carried = carries_creation(e);
+  const auto history = carried ? std::nullopt : prepare_history(e, at, ws, kv);
+  std::optional<PendingHistory> creation;
   if (e.type == event_type::record_created) {
     const Json* fields = d.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::unexpected("record.created without fields");
     if (db == nullptr) return std::unexpected("record in an unknown database");
     if (kv.get(keys::record_location(w, db_key, id))) return std::unexpected("record created twice");
     const std::string at_text = format_timestamp(e.at);
-    const StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
+    StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
+    if (carried) {
+      const ColumnDef* owner = owner_column(*db);
+      after.creation = creation_of(e, at, owner == nullptr ? "" : owner->key);
+    }
     Step step(ws, kv, e.at);
     step.notify_as(keys::order_key(at.offset));
     step.write_internal(*db, nullptr, &after);
@@ -1236,7 +1244,9 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("update of an unknown record");
     if (before->version + 1 != e.seq) return std::unexpected("record.updated out of sequence");
+    creation = carried_history(w, db_key, *before);
     StoredRecord after = *before;
+    after.creation.reset();
     for (const auto& [key, change] : changes->as_object()) {
       const Json* value = change.find("after");
       after.set_field(key, value == nullptr ? std::nullopt : std::optional<Json>(*value));
@@ -1251,11 +1261,14 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   } else if (e.type == event_type::record_deleted) {
     auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("delete of an unknown record");
+    creation = carried_history(w, db_key, *before);
     Step step(ws, kv, e.at);
     step.write_internal(*db, &*before, nullptr);
     step.reproject_record(*db, &*before, nullptr);
   }
-  commit_history(history, kv);  // only now: an event the models refused has written nothing
+  // Only now: an event the models refused has written nothing.
+  commit_history(creation, kv);
+  commit_history(history, kv);
   return {};
 }
 

@@ -8,6 +8,7 @@ namespace apexloop::projector {
 namespace {
 
 constexpr std::string_view kMagic = "R2";
+constexpr std::string_view kMagicCreated = "R3";  // R2 and the Creation
 constexpr std::string_view kMagicUnstamped = "R1";  // before field stamps, see the header
 
 void put_u32(std::string& out, std::uint32_t n) {
@@ -127,10 +128,14 @@ Json::Object StoredRecord::parse_fields(const std::vector<std::string>& keys) co
 }
 
 std::string StoredRecord::encode() const {
-  std::string out(kMagic);
+  std::string out(creation ? kMagicCreated : kMagic);
   std::size_t size = 64 + id.size() + created_at.size() + updated_at.size() + order.size();
   for (const auto& [k, v] : fields) size += 8 + k.size() + v.size();
   for (const auto& f : stamps) size += 20 + f.field.size();
+  if (creation) {
+    size += 28 + creation->actor_kind.size() + creation->actor_id.size() + creation->event_id.size() +
+            creation->position.size() + creation->owner_key.size();
+  }
   out.reserve(size);
   for (std::string_view s : {std::string_view(id), std::string_view(created_at), std::string_view(updated_at),
                              std::string_view(order)}) {
@@ -148,6 +153,13 @@ std::string StoredRecord::encode() const {
     put_u64(out, f.stamp.version);
     put_u64(out, static_cast<std::uint64_t>(f.stamp.at.ms));
   }
+  if (creation) {
+    for (const std::string* s : {&creation->actor_kind, &creation->actor_id, &creation->event_id, &creation->position,
+                                 &creation->owner_key}) {
+      put_bytes(out, *s);
+    }
+    put_u64(out, creation->seq);
+  }
   return out;
 }
 
@@ -158,7 +170,8 @@ std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
 }
 
 bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
-  const bool stamped = bytes.starts_with(kMagic);
+  const bool created = bytes.starts_with(kMagicCreated);
+  const bool stamped = created || bytes.starts_with(kMagic);
   if (!stamped && !bytes.starts_with(kMagicUnstamped)) return false;
   Reader in(bytes.substr(kMagic.size()));
   std::uint32_t n = 0;
@@ -191,6 +204,15 @@ bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
       r.stamps.reserve(r.fields.size());
       for (const auto& [k, _] : r.fields) r.stamps.push_back({k, Stamp{r.version, *at}});
     }
+  }
+  if (created) {
+    auto& c = r.creation.emplace();
+    if (!in.bytes(c.actor_kind) || !in.bytes(c.actor_id) || !in.bytes(c.event_id) || !in.bytes(c.position) ||
+        !in.bytes(c.owner_key) || !in.u64(c.seq)) {
+      return false;
+    }
+  } else {
+    r.creation.reset();
   }
   return in.done();
 }

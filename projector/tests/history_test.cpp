@@ -23,7 +23,7 @@ std::string rec(std::string_view rest) { return R"({"database":"tickets","record
 class HistoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& e : {
+    for (auto& e : std::vector<Envelope>{
              Envelope{"w", "workspace.created", 1, kWs, "workspace/" + kWs, 1, TimestampMs{1}, Actor{"bootstrap", "b"}, "c", "",
                       *parse_json(R"({"name":"Acme"})")},
              Envelope{"d", "database.defined", 1, kWs, "database/tickets", 1, TimestampMs{1}, Actor{"user", "ada"}, "c", "",
@@ -34,19 +34,22 @@ class HistoryTest : public ::testing::Test {
                       *parse_json(R"({"database":"tickets","key":"owner","name":"Owner","type":"client","options":{},"internal":false})")},
          }) {
       apply(e);
+      ASSERT_TRUE(schema.apply(e, Position{1, offset}).has_value());
     }
   }
   void apply(const Envelope& e) {
     auto r = proj.apply(e, Position{1, offset++}, kv);
     ASSERT_TRUE(r.has_value()) << r.error();
   }
+  // As readers take it: carried by the record, or written.
   Json entry(std::uint64_t seq) {
-    auto v = kv.get(keys::history(kWs, "tickets", kRec, seq));
+    auto v = history_entry([&](const std::string& key) { return kv.get(key); }, kWs, "tickets", kRec, seq);
     if (!v) return Json();
     return *parse_json(*v);
   }
   MapKv kv;
   Projection proj;
+  WriteModel schema;  // the workspace as the projection knows it
   std::int64_t offset = 0;
 };
 
@@ -84,6 +87,35 @@ TEST_F(HistoryTest, EachEntryNamesTheOwnerAtThatEvent) {
   EXPECT_EQ(entry(1).string_or("owner", ""), kAcme);
   EXPECT_EQ(entry(2).string_or("owner", ""), kAcme) << "unchanged owner read from the record";
   EXPECT_EQ(entry(3).string_or("owner", ""), kGlobex);
+}
+
+// A creation without null fields writes no entry: the record carries it (history.hpp), and it
+// reads exactly as the one written at once would, before and after the record's first change.
+TEST_F(HistoryTest, ACreationsEntryIsCarriedByTheRecordUntilItsFirstChange) {
+  const Envelope created = ev("record.created", 1, rec(R"("fields":{"title":"Printer","owner":")" + kAcme + R"("}})"));
+  ASSERT_TRUE(carries_creation(created));
+  // What writing it at once gives.
+  const auto written = prepare_history(created, Position{1, offset}, *schema.workspace(kWs), kv);
+  ASSERT_TRUE(written.has_value());
+
+  apply(created);
+  for (const auto& [k, _] : kv.data) EXPECT_FALSE(k.starts_with("hist/")) << "carried, not written: " << k;
+  const auto carried = history_entry([&](const std::string& key) { return kv.get(key); }, kWs, "tickets", kRec, 1);
+  ASSERT_TRUE(carried.has_value());
+  EXPECT_EQ(*carried, written->entry);
+
+  apply(ev("record.updated", 2, rec(R"("changes":{"title":{"before":"Printer","after":"Scanner"}}})")));
+  EXPECT_EQ(kv.get(keys::history(kWs, "tickets", kRec, 1)), written->entry) << "written out by the first change";
+  EXPECT_FALSE(carried_history([&](const std::string& key) { return kv.get(key); }, kWs, "tickets", kRec).has_value())
+      << "and no longer carried";
+  EXPECT_EQ(entry(2).string_or("type", ""), "record.updated");
+}
+
+TEST_F(HistoryTest, ACreationWithANullFieldWritesItsEntryAtOnce) {
+  const Envelope created = ev("record.created", 1, rec(R"("fields":{"title":"A","owner":null}})"));
+  EXPECT_FALSE(carries_creation(created)) << "the record does not keep null fields";
+  apply(created);
+  EXPECT_TRUE(kv.get(keys::history(kWs, "tickets", kRec, 1)).has_value());
 }
 
 TEST_F(HistoryTest, AnEventTheModelsRefuseLeavesNoHistory) {

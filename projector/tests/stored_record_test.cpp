@@ -91,6 +91,23 @@ TEST(StoredRecord, EachReaderIsShownTheLastChangeItCanRead) {
                  R"("updated_at":"2026-11-30T06:00:30.000Z","fields":{"priority":7}})");
 }
 
+TEST(StoredRecord, KeepsItsCreationThroughItsEncoding) {
+  StoredRecord r = sample();
+  r.creation = Creation{"user", "0190a000-0000-7000-8000-00000000ad01", "0190a000-0000-7000-8000-0000000000e1", "0:42",
+                        "owner", 1};
+  const std::string bytes = r.encode();
+  EXPECT_TRUE(bytes.starts_with("R3"));
+  auto back = StoredRecord::decode(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->creation, r.creation);
+  EXPECT_EQ(back->fields, r.fields);
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(StoredRecord::decode(bytes.substr(0, n)).has_value()) << n;
+  // Decoding into a record that held one leaves none behind.
+  StoredRecord reused = *back;
+  ASSERT_TRUE(StoredRecord::decode_into(sample().encode(), reused));
+  EXPECT_FALSE(reused.creation.has_value());
+}
+
 TEST(StoredRecord, RefusesTruncatedOrForeignBytes) {
   const std::string bytes = sample().encode();
   for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(StoredRecord::decode(bytes.substr(0, n)).has_value()) << n;

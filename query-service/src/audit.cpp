@@ -10,6 +10,7 @@
 
 #include "apexloop/core/schema.hpp"
 #include "apexloop/events/codec.hpp"
+#include "apexloop/projector/history.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/store.hpp"
 
@@ -46,8 +47,14 @@ http::Response record_history(const http::Request& req, http::RequestContext& ct
   const std::string prefix = keys::history_prefix(p.workspace, db_key, id);
   const auto cursor = page_cursor(req, ctx);
   if (!cursor) return std::move(cursor.error());
+  // The entry a record still carries (projector/history.hpp) is read before the rows: a change
+  // landing in between writes it out as a row first.
+  std::optional<ExtraRow> carried;
+  if (auto c = projector::carried_history([&](const std::string& key) { return get(db, key); }, p.workspace, db_key, id)) {
+    carried = ExtraRow{std::move(c->key), std::move(c->entry)};
+  }
   std::string body = "{\"items\":[";
-  const auto page = append_page(db, prefix, page_start(prefix, *cursor), *limit, body);
+  const auto page = append_page(db, prefix, page_start(prefix, *cursor), *limit, body, std::move(carried));
   // A record that never existed has no history; a deleted one keeps it. A cursor past the end
   // of an existing history is an empty page, not a 404.
   if (page.count == 0 && cursor->empty()) return http::problem_for(req, bhttp::status::not_found, "no such record");
@@ -145,7 +152,8 @@ class AuditReader {
     }
     if (e.actor.kind == "contact" && client_of_contact(e.actor.id) == c) return true;
     if (e.type.starts_with("record.")) {
-      auto h = get(db_, keys::history(ws_, d.string_or("database", ""), d.string_or("record_id", ""), e.seq));
+      auto h = projector::history_entry([&](const std::string& key) { return get(db_, key); }, ws_,
+                                        d.string_or("database", ""), d.string_or("record_id", ""), e.seq);
       auto j = h ? parse_json(*h) : std::unexpected(JsonError::malformed);
       return j && j->string_or("owner", "") == c;
     }

@@ -59,27 +59,47 @@ struct PageEnd {
   std::optional<std::string> more_after;  // when more follow: the last key, without the prefix
 };
 
+// A row served in a range without being stored there: in its key's place, and over a stored
+// row of the same key.
+struct ExtraRow {
+  std::string key, value;
+};
+
 // Appends to `out`, comma-separated, the values of up to `limit` keys under `prefix`, from
-// `start` (itself under `prefix`) on.
+// `start` (itself under `prefix`) on, with `extra` among them when it lies there.
 inline PageEnd append_page(rocksdb::Iterator& it, const std::string& prefix, const std::string& start, std::size_t limit,
-                           std::string& out) {
+                           std::string& out, std::optional<ExtraRow> extra = std::nullopt) {
   PageEnd end;
   std::string last;
-  for (it.Seek(start); it.Valid() && it.key().starts_with(prefix); it.Next()) {
+  if (extra && !(extra->key.starts_with(prefix) && extra->key >= start)) extra.reset();
+  // False once the page is full (and another row waits).
+  auto add = [&](std::string_view key, std::string_view value) {
     if (end.count == limit) {
       end.more_after = std::move(last);
-      break;
+      return false;
     }
     if (end.count++ > 0) out.push_back(',');
-    out.append(it.value().data(), it.value().size());
-    last = it.key().ToString().substr(prefix.size());
+    out.append(value.data(), value.size());
+    last = std::string(key.substr(prefix.size()));
+    return true;
+  };
+  for (it.Seek(start); it.Valid() && it.key().starts_with(prefix); it.Next()) {
+    const std::string_view key = it.key().ToStringView();
+    if (extra && extra->key <= key) {
+      if (!add(extra->key, extra->value)) return end;
+      const bool replaces = extra->key == key;
+      extra.reset();
+      if (replaces) continue;
+    }
+    if (!add(key, it.value().ToStringView())) return end;
   }
+  if (extra) add(extra->key, extra->value);
   return end;
 }
 inline PageEnd append_page(rocksdb::DB& db, const std::string& prefix, const std::string& start, std::size_t limit,
-                           std::string& out) {
+                           std::string& out, std::optional<ExtraRow> extra = std::nullopt) {
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
-  return append_page(*it, prefix, start, limit, out);
+  return append_page(*it, prefix, start, limit, out, std::move(extra));
 }
 
 // Closes `{"items":[...` with the page's `next_cursor` (the last key, or null at the end).

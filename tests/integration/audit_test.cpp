@@ -3,6 +3,7 @@
 // workspace isolation: a second workspace's events never appear in the first one's answers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "apexloop/core/json.hpp"
@@ -159,6 +160,42 @@ TEST_F(Audit, HistoryShowsEveryEventOldestFirstWithWhoWhenAndEachFieldBeforeAndA
   EXPECT_EQ(call("GET", path + "/history?limit=0", auditor).status, 400);
 }
 
+// A record only created keeps its creation's entry in itself (projector/history.hpp) until its
+// first change writes it out: readers see the same entry either way, byte for byte.
+TEST_F(Audit, ARecordOnlyCreatedHasItsCreationAsHistoryAndKeepsItThroughItsFirstChange) {
+  const std::string id = create(*a, a->admin, a->acme, "Kept");
+  const std::string path = "/api/v1/databases/tickets/records/" + id;
+  auto r = call("GET", path + "/history", auditor, "", {{"Apexloop-After", a->after}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json page = json_of(r);
+  ASSERT_EQ(page.find("items")->as_array().size(), 1u) << r.body;
+  const Json created = page.find("items")->as_array()[0];
+  EXPECT_EQ(created.string_or("type", ""), "record.created");
+  EXPECT_EQ(created.find("seq")->as_int(), 1);
+  EXPECT_EQ(created.string_or("owner", ""), a->acme);
+  EXPECT_EQ(created.find("actor")->string_or("id", ""), a->admin_id);
+  EXPECT_EQ(to_json(*created.find("changes")),
+            R"({"owner":{"after":")" + a->acme + R"("},"status":{"after":"open"},"title":{"after":"Kept"}})");
+  EXPECT_TRUE(page.find("next_cursor")->is_null());
+  // Paged by its key like any written entry: a page of one, and nothing after its cursor.
+  auto one = json_of(call("GET", path + "/history?limit=1", auditor));
+  ASSERT_EQ(one.find("items")->as_array().size(), 1u);
+  EXPECT_TRUE(one.find("next_cursor")->is_null());
+  auto past = call("GET", path + "/history?cursor=0000000000000001", auditor);
+  ASSERT_EQ(past.status, 200) << past.body;
+  EXPECT_TRUE(json_of(past).find("items")->as_array().empty()) << past.body;
+
+  write(*a, member, "PATCH", path, R"({"fields":{"status":"done"}})", {{"If-Match", "1"}});
+  auto after = call("GET", path + "/history", auditor, "", {{"Apexloop-After", a->after}});
+  const Json both = json_of(after);
+  ASSERT_EQ(both.find("items")->as_array().size(), 2u) << after.body;
+  EXPECT_EQ(to_json(both.find("items")->as_array()[0]), to_json(created)) << "written out unchanged";
+  EXPECT_EQ(both.find("items")->as_array()[1].string_or("type", ""), "record.updated");
+  auto first = json_of(call("GET", path + "/history?limit=1", auditor));
+  ASSERT_EQ(first.find("items")->as_array().size(), 1u);
+  EXPECT_EQ(first.string_or("next_cursor", ""), "0000000000000001");
+}
+
 TEST_F(Audit, TheStreamIsNdjsonOfTheWorkspacesOwnEventsInCurrentVersions) {
   const std::string mine = create(*a, a->admin, a->acme, "Mine");
   create(*b, b->admin, b->acme, "Theirs B-canary-91c2");
@@ -214,6 +251,11 @@ TEST_F(Audit, FiltersNarrowByTypeActorClientAndTime) {
     EXPECT_NE(d.string_or("client_id", a->acme), a->globex);
   }
   EXPECT_TRUE(created && record) << about_acme.size() << " events about Acme";
+  // Globex's record was only created: its owner is read from the entry the record carries.
+  const auto about_globex = audit(auditor, "?client=" + a->globex + "&type=record.created", a->after);
+  EXPECT_TRUE(std::ranges::any_of(about_globex, [&](const Json& e) {
+    return e.find("data")->string_or("record_id", "") == globex_rec;
+  })) << about_globex.size() << " creations about Globex";
 
   // Combined: Acme's record updates by the member only.
   const auto combined = audit(auditor, "?client=" + a->acme + "&type=record.updated&actor=" + member_id, a->after);

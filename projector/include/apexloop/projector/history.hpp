@@ -11,14 +11,25 @@
 // Two steps, because a deletion's "before" must be read before the models drop the record, and
 // an event the models refuse must write nothing (Projection::apply's contract): prepare reads,
 // commit writes, and commit runs only once the event was applied.
+//
+// A record's creation is the exception: its entry is not written when the record is created
+// but kept in the record (StoredRecord::creation) and written by the record's first change,
+// before that change's own. Until then the record's fields are exactly the fields the creation
+// gave, so the entry read from the record is the very one that would have been written; a
+// record that is only ever created (most of a replay) costs one key and ~400 bytes fewer.
+// Readers take a history through history_entry() and the record's carried_history().
+// A creation with a null field (which records do not keep) writes its entry at once.
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "apexloop/core/event.hpp"
 #include "apexloop/core/ids.hpp"
 #include "apexloop/core/workspace.hpp"
+#include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/projection.hpp"
+#include "apexloop/projector/stored_record.hpp"
 
 namespace apexloop::projector {
 
@@ -33,5 +44,40 @@ struct PendingHistory {
                                                             KvView& kv);
 
 void commit_history(const std::optional<PendingHistory>& h, KvView& kv);
+
+// Whether a record.created event's entry is kept in the record it creates (its fields are an
+// object without nulls) rather than written at once.
+[[nodiscard]] bool carries_creation(const Envelope& e);
+// What the record created by `e` keeps of it.
+[[nodiscard]] Creation creation_of(const Envelope& e, Position at, std::string_view owner_key);
+// The creation entry a record still carries: its key and the entry, exactly as prepare_history
+// would have written it. Nothing once the record has changed.
+[[nodiscard]] std::optional<PendingHistory> carried_history(std::string_view ws, std::string_view db,
+                                                            const StoredRecord& r);
+
+// The same for record `id`, read through `get(key) -> std::optional<std::string>` (the store
+// the caller reads): nothing when the record does not exist or no longer carries it.
+template <typename Get>
+std::optional<PendingHistory> carried_history(Get&& get, std::string_view ws, std::string_view db, std::string_view id) {
+  const std::optional<std::string> where = get(keys::record_location(ws, db, id));
+  const auto slash = where ? where->find('/') : std::string::npos;
+  if (slash == std::string::npos) return std::nullopt;
+  const std::string_view w(*where);
+  const std::optional<std::string> bytes = get(keys::owner_row(ws, db, w.substr(0, slash), w.substr(slash + 1)));
+  auto rec = bytes ? StoredRecord::decode(*bytes) : std::nullopt;
+  return rec ? carried_history(ws, db, *rec) : std::nullopt;
+}
+
+// The history entry of record `id` at version `seq`, carried or written.
+template <typename Get>
+std::optional<std::string> history_entry(Get&& get, std::string_view ws, std::string_view db, std::string_view id,
+                                         std::uint64_t seq) {
+  // The record first: a change landing between the two reads writes the entry out before the
+  // record drops it, so one of the two reads holds it.
+  if (auto carried = carried_history(get, ws, db, id); carried && carried->key == keys::history(ws, db, id, seq)) {
+    return std::move(carried->entry);
+  }
+  return get(keys::history(ws, db, id, seq));
+}
 
 }  // namespace apexloop::projector
