@@ -225,6 +225,16 @@ std::string owner_of(const DatabaseDef& db, const StoredRecord& rec) {
   return owner == nullptr ? "" : rec.string_field(owner->key);
 }
 
+// The same read off the record's text when it needs no unescaping (ids we wrote), else
+// decoded into `scratch`.
+std::string_view owner_in(const DatabaseDef& db, const StoredRecord& rec, std::string& scratch) {
+  const ColumnDef* owner = owner_column(db);
+  if (owner == nullptr) return {};
+  if (auto plain = rec.plain_string_field(owner->key)) return *plain;
+  scratch = rec.string_field(owner->key);
+  return scratch;
+}
+
 std::set<std::pair<std::string, std::string>> relation_targets(const DatabaseDef& db, const StoredRecord& rec) {
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& col : db.columns) {
@@ -400,20 +410,31 @@ class Step {
   void write_internal(const DatabaseDef& db, const StoredRecord* before, const StoredRecord* after) {
     const std::string& w = ws_.id;
     const StoredRecord& any = after ? *after : *before;
-    const std::string old_owner = before ? owner_of(db, *before) : "";
-    const std::string new_owner = after ? owner_of(db, *after) : "";
-    if (before && (!after || old_owner != new_owner)) kv_.del(keys::owner_row(w, db.key, old_owner, any.order));
-    std::string& internal_row = place_key_;  // (place() is not running)
+    std::string old_scratch, new_scratch;
+    const std::string_view old_owner = before ? owner_in(db, *before, old_scratch) : "";
+    const std::string_view new_owner = after ? owner_in(db, *after, new_scratch) : "";
+    // Buffers kept from one record to the next (a put copies what it is given).
+    thread_local std::string key, value, internal_row;
+    if (before && (!after || old_owner != new_owner)) {
+      keys::owner_row(key, w, db.key, old_owner, any.order);
+      kv_.del(key);
+    }
     keys::list_row(internal_row, w, keys::kInternalSet, db.key, "", any.order);
     if (after) {
-      std::string served;
-      served.reserve(256);
-      append_served(served, *after, [](const auto&, const auto&, auto&) { return true; });
-      if (!before || old_owner != new_owner) kv_.put(keys::record_location(w, db.key, any.id), keys::cat({new_owner, "/", any.order}));
-      kv_.put(keys::owner_row(w, db.key, new_owner, any.order), after->encode());
-      kv_.put(internal_row, served);
+      value.clear();
+      append_served(value, *after, [](const auto&, const auto&, auto&) { return true; });
+      kv_.put(internal_row, value);
+      if (!before || old_owner != new_owner) {
+        keys::record_location(key, w, db.key, any.id);
+        keys::assign(value, {new_owner, "/", any.order});
+        kv_.put(key, value);
+      }
+      keys::owner_row(key, w, db.key, new_owner, any.order);
+      after->encode_into(value);
+      kv_.put(key, value);
     } else {
-      kv_.del(keys::record_location(w, db.key, any.id));
+      keys::record_location(key, w, db.key, any.id);
+      kv_.del(key);
       kv_.del(internal_row);
     }
     const auto old_targets = before ? relation_targets(db, *before) : std::set<std::pair<std::string, std::string>>{};
@@ -429,6 +450,7 @@ class Step {
   // Re-projects one record into every set of its owners (before and after), then the records
   // of the same client that point at it, when its visibility changed somewhere.
   void reproject_record(const DatabaseDef& db, const StoredRecord* before, const StoredRecord* after) {
+    if (ws_.portal_roles.empty()) return;  // no sets but the internal one
     std::set<std::string> owners;
     if (before) owners.insert(owner_of(db, *before));
     if (after) owners.insert(owner_of(db, *after));
@@ -1227,7 +1249,9 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     const Json* fields = d.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::unexpected("record.created without fields");
     if (db == nullptr) return std::unexpected("record in an unknown database");
-    if (kv.get(keys::record_location(w, db_key, id))) return std::unexpected("record created twice");
+    thread_local std::string location;
+    keys::record_location(location, w, db_key, id);
+    if (kv.get(location)) return std::unexpected("record created twice");
     const std::string at_text = format_timestamp(e.at);
     StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
     if (carried) {

@@ -1,6 +1,7 @@
 #include "apexloop/projector/replay.hpp"
 
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,14 @@ std::expected<Offsets, std::string> log_end(const events::KafkaConfig& kafka) {
 }
 
 namespace {
+
+// CPU seconds (user + system) of the process, or of the calling thread.
+double cpu_secs(int who) {
+  rusage u{};
+  ::getrusage(who, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
 
 bool reached(const Offsets& have, const Offsets& until) {
   for (const auto& [p, off] : until) {
@@ -143,6 +152,7 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   if (!store) return std::unexpected(store.error());
   ReplayResult result;
   const auto started = std::chrono::steady_clock::now();
+  const double process_cpu = cpu_secs(RUSAGE_SELF), applying_cpu = cpu_secs(RUSAGE_THREAD);
   if (!reached((*store)->offsets(), until)) {
     auto consumer = events::Consumer::create(kafka, "apexloop-replay");
     if (!consumer) return std::unexpected(consumer.error());
@@ -175,6 +185,8 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   if (auto f = (*store)->flush(); !f) return std::unexpected(f.error());
   result.rocksdb_secs = (*store)->write_secs();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.process_cpu_secs = cpu_secs(RUSAGE_SELF) - process_cpu;
+  result.applying_cpu_secs = cpu_secs(RUSAGE_THREAD) - applying_cpu;
   result.state = StoreState{hash_read_models(*(*store)->db()), read_offsets(*(*store)->db())};
   return result;
 }

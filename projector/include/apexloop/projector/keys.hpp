@@ -83,8 +83,14 @@ inline std::string view(std::string_view ws, std::string_view scope, std::string
 }
 inline std::string database_prefix(std::string_view ws) { return cat({"db/", ws, "/"}); }
 inline std::string database(std::string_view ws, std::string_view db) { return database_prefix(ws) + std::string(db); }
+// Into a reused buffer:
+inline void record_location(std::string& out, std::string_view ws, std::string_view db, std::string_view id) {
+  assign(out, {"rc/", ws, "/", db, "/", id});
+}
 inline std::string record_location(std::string_view ws, std::string_view db, std::string_view id) {
-  return cat({"rc/", ws, "/", db, "/", id});
+  std::string out;
+  record_location(out, ws, db, id);
+  return out;
 }
 // The order key in a record_location value.
 inline std::string_view order_of_location(std::string_view location) {
@@ -95,8 +101,14 @@ inline std::string owner_prefix(std::string_view ws, std::string_view db, std::s
   return cat({"ro/", ws, "/", db, "/", client, "/"});
 }
 // owner_prefix() + order: one record.
+inline void owner_row(std::string& out, std::string_view ws, std::string_view db, std::string_view owner,
+                      std::string_view order) {
+  assign(out, {"ro/", ws, "/", db, "/", owner, "/", order});
+}
 inline std::string owner_row(std::string_view ws, std::string_view db, std::string_view owner, std::string_view order) {
-  return cat({"ro/", ws, "/", db, "/", owner, "/", order});
+  std::string out;
+  owner_row(out, ws, db, owner, order);
+  return out;
 }
 inline std::string referrers_prefix(std::string_view ws, std::string_view db, std::string_view id) {
   return cat({"rr/", ws, "/", db, "/", id, "/"});

@@ -36,6 +36,10 @@ struct ReplayResult {
   double projecting_secs = 0;
   double writing_secs = 0;
   double rocksdb_secs = 0;  // RocksDB taking the batches on its own thread (overlapping the above)
+  // CPU time over `seconds` (user + system): the whole process (every thread, the reader's,
+  // RocksDB's and librdkafka's included), and the applying thread alone.
+  double process_cpu_secs = 0;
+  double applying_cpu_secs = 0;
 };
 
 // Applies the log to the store in `data_dir` (created if missing; a store that exists resumes

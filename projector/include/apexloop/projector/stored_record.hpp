@@ -65,6 +65,8 @@ struct StoredRecord {
   [[nodiscard]] Json::Object parse_fields(const std::vector<std::string>& keys) const;
 
   [[nodiscard]] std::string encode() const;
+  // The same into `out` (its buffer reused).
+  void encode_into(std::string& out) const;
   [[nodiscard]] static std::optional<StoredRecord> decode(std::string_view bytes);
   // The same into `r`, reusing what its strings and vectors hold (a scan over many records
   // allocates next to nothing); false, with `r` unspecified, when `bytes` is not a record.
