@@ -397,12 +397,43 @@ class HeldRows {
 
 // What one event does to one workspace's read models.
 //
+}  // namespace
+
+// What a Step looks up once and may keep for later events of the same workspace: the generation
+// of each set's rows, whether a kind of attached object is shown to contacts in a database, and
+// each set's rule. It stays true while the access model is unchanged and every write of those
+// keys goes through a Step that keeps it (set_gen, write_attached): Projection::apply drops it
+// on every access event (their Steps, and the forks of a re-projection, keep their own), for
+// another workspace and for another view of the store. A store that fails a batch is done with
+// (its projector stops), so no memo outlives a write that did not land.
+struct StepMemo {
+  struct Attached {
+    const void* kind;
+    std::string db;
+    bool present;  // any of that kind shown to contacts in that database
+  };
+  std::string ws;
+  const KvView* kv = nullptr;
+  std::vector<Attached> attached;
+  std::map<std::string, std::string, std::less<>> gens;  // "<set>/<db>": gen_of()
+  std::map<std::string, SetRule, std::less<>> rules;      // "<set>/<db>": rule_for()
+  void clear() {
+    attached.clear();
+    gens.clear();
+    rules.clear();
+  }
+};
+
+namespace {
+
 // A set holds exactly the records its current policy lets it read, so whether a record is in a
 // set is computed, not looked up: the rule's answer on the record as stored. (Filters that read
 // `now` are the exception; their earlier answers are only in the store.)
 class Step {
  public:
-  Step(const WorkspaceState& ws, KvView& kv, TimestampMs now) : ws_(ws), kv_(kv), now_(now) {}
+  // `kept`: the memo to use and keep (StepMemo), else one of its own.
+  Step(const WorkspaceState& ws, KvView& kv, TimestampMs now, StepMemo* kept = nullptr)
+      : ws_(ws), kv_(kv), now_(now), memo_(kept != nullptr ? *kept : own_memo_) {}
 
   // The internal view of a record (every field), the record itself, and the owner and relation
   // indexes.
@@ -460,7 +491,7 @@ class Step {
       bool flipped = false;
       for (const auto& [role, _] : ws_.portal_roles) {
         for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
-          const SetRule rule = rule_of(ws_, set, db);
+          const SetRule& rule = rule_for(set, db);
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
           const std::string shown = keys::list_prefix(ws_.id, set.id, db.key, gen_of(set.id, db.key)) + any.order;
@@ -560,7 +591,7 @@ class Step {
       if (f) std::rethrow_exception(f);
     }
     for (auto& f : forks) kv_.join(*f);
-    gens_.clear();  // the forks may have moved sets to new generations
+    memo_.gens.clear();  // the forks may have moved sets to new generations
   }
 
   void reproject_client(const WorkspaceState& before, const std::string& client, const std::set<std::string>& roles,
@@ -642,15 +673,25 @@ class Step {
 
   // The generation of set `set`'s rows of `db` (keys::list_gen), read once per step.
   const std::string& gen_of(const std::string& set, const std::string& db) {
-    auto [it, added] = gens_.try_emplace(keys::cat({set, "/", db}));
-    if (added) it->second = rows_gen(kv_, ws_.id, set, db);
+    thread_local std::string key;
+    keys::assign(key, {set, "/", db});
+    auto it = memo_.gens.find(key);
+    if (it == memo_.gens.end()) it = memo_.gens.emplace(key, rows_gen(kv_, ws_.id, set, db)).first;
+    return it->second;
+  }
+  // rule_of(), once per set and database.
+  const SetRule& rule_for(const PrincipalSet& set, const DatabaseDef& db) {
+    thread_local std::string key;
+    keys::assign(key, {set.id, "/", db.key});
+    auto it = memo_.rules.find(key);
+    if (it == memo_.rules.end()) it = memo_.rules.emplace(key, rule_of(ws_, set, db)).first;
     return it->second;
   }
   // Generations only move forward, and their keys stay when a set goes (drop()): a set never
   // uses one twice, so rows written ahead never meet an older batch's writes of the same keys.
   void set_gen(const std::string& set, const std::string& db, std::string gen) {
     kv_.put(keys::list_gen(ws_.id, set, db), gen);
-    gens_.insert_or_assign(keys::cat({set, "/", db}), std::move(gen));
+    memo_.gens.insert_or_assign(keys::cat({set, "/", db}), std::move(gen));
   }
 
   // How place() writes a set's row: over what the set holds, or afresh in a generation just begun
@@ -716,15 +757,15 @@ class Step {
   // Asked for every record that enters or leaves a set: answered from a memo (a few entries,
   // searched without allocating), the store asked once per kind and database.
   bool has_attached(const Attached& kind, const std::string& db) {
-    for (const auto& m : attached_in_) {
+    for (const auto& m : memo_.attached) {
       if (m.kind == &kind && m.db == db) return m.present;
     }
-    attached_in_.push_back({&kind, db, kv_.get(kind.marker(ws_.id, db)).has_value()});
-    return attached_in_.back().present;
+    memo_.attached.push_back({&kind, db, kv_.get(kind.marker(ws_.id, db)).has_value()});
+    return memo_.attached.back().present;
   }
 
   void mark_attached(const Attached& kind, const std::string& db) {
-    for (auto& m : attached_in_) {
+    for (auto& m : memo_.attached) {
       if (m.kind == &kind && m.db == db) m.present = true;
     }
   }
@@ -749,7 +790,7 @@ class Step {
     if (owner.empty()) return;
     for (const auto& [role, _] : ws_.portal_roles) {
       for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
-        if (!in_set(rule_of(ws_, set, db), set, db, *rec)) continue;
+        if (!in_set(rule_for(set, db), set, db, *rec)) continue;
         const std::string key = kind.set_prefix(ws_.id, set.id, db.key, record) + order;
         served != nullptr ? kv_.put(key, *served) : kv_.del(key);
         if (served != nullptr && notice_order_ && !notice_kind.empty()) notice(set.id, notice_kind, db.key, record, summary);
@@ -932,15 +973,10 @@ class Step {
   const WorkspaceState& ws_;
   KvView& kv_;
   TimestampMs now_;
-  struct AttachedMemo {
-    const Attached* kind;
-    std::string db;
-    bool present;  // any of that kind shown to contacts in that database
-  };
-  std::vector<AttachedMemo> attached_in_;
+  StepMemo own_memo_;
+  StepMemo& memo_;
   std::optional<std::string> notice_order_;  // set for events that notify
   std::string place_key_, place_row_;        // place()'s key and row (it does not nest)
-  std::map<std::string, std::string> gens_;  // "<set>/<db>": gen_of()'s memo
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -964,12 +1000,12 @@ std::set<std::string> keys_of(const auto& map) {
 }  // namespace
 
 // A comment as served: who wrote it, when, its body and visibility, whether it was edited.
-std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv) {
+std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv, StepMemo* memo) {
   const Json& d = e.data;
   const std::string id(d.string_or("comment_id", ""));
   const DatabaseDef* db = ws.database(d.string_or("database", ""));
   if (db == nullptr) return std::unexpected("comment in an unknown database");
-  Step step(ws, kv, e.at);
+  Step step(ws, kv, e.at, memo);
   if (e.type == event_type::comment_added) {
     if (kv.get(keys::comment_location(ws.id, id))) return std::unexpected("comment added twice");
     const std::string record(d.string_or("record_id", ""));
@@ -1019,7 +1055,7 @@ std::expected<void, std::string> apply_comment(const WorkspaceState& ws, const E
 
 // A file attached or removed: its metadata (projector/src/files.cpp) and, for a comment's file,
 // the comment as served, whose `files` lists it wherever the comment is shown (only there).
-std::expected<void, std::string> apply_file(const WorkspaceState& ws, const Envelope& e, KvView& kv) {
+std::expected<void, std::string> apply_file(const WorkspaceState& ws, const Envelope& e, KvView& kv, StepMemo* memo) {
   const Json& d = e.data;
   const bool attached = e.type == event_type::file_attached;
   const std::string comment_id(d.string_or("comment_id", ""));
@@ -1055,20 +1091,20 @@ std::expected<void, std::string> apply_file(const WorkspaceState& ws, const Enve
   if (!files.empty()) obj.emplace("files", Json(std::move(files)));
   const std::string served = to_json(*comment);
   kv.put(key, served);
-  Step step(ws, kv, e.at);
+  Step step(ws, kv, e.at, memo);
   step.write_attached(kCommentsKind, *db, where->record, where->order, &served, comment->string_or("visibility", "") == "client");
   return {};
 }
 
 // An approval as served: what is asked, its status, and who asked and decided when.
-std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv) {
+std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const Envelope& e, Position at, KvView& kv, StepMemo* memo) {
   const Json& d = e.data;
   const std::string id(d.string_or("approval_id", ""));
   const DatabaseDef* db = ws.database(d.string_or("database", ""));
   if (db == nullptr) return std::unexpected("approval in an unknown database");
   const std::string record(d.string_or("record_id", ""));
   const Json who(Json::Object{{"kind", e.actor.kind}, {"id", e.actor.id}});
-  Step step(ws, kv, e.at);
+  Step step(ws, kv, e.at, memo);
   if (e.type == event_type::approval_requested) {
     if (kv.get(keys::approval_location(ws.id, id))) return std::unexpected("approval requested twice");
     const std::string order = keys::order_key(at.offset);
@@ -1102,7 +1138,22 @@ std::expected<void, std::string> apply_approval(const WorkspaceState& ws, const 
   return {};
 }
 
+Projection::Projection() : memo_(std::make_unique<StepMemo>()) {}
+Projection::~Projection() = default;
+Projection::Projection(Projection&&) noexcept = default;
+Projection& Projection::operator=(Projection&&) noexcept = default;
+
+StepMemo* Projection::memo_for(const std::string& ws, const KvView& kv) {
+  if (memo_->ws != ws || memo_->kv != &kv) {
+    memo_->clear();
+    memo_->ws = ws;
+    memo_->kv = &kv;
+  }
+  return memo_.get();
+}
+
 std::expected<void, std::string> Projection::load(KvView& kv) {
+  memo_->clear();
   std::string error;
   kv.scan(keys::kAccessLogPrefix, [&](std::string_view key, std::string_view value) {
     const auto nl = value.find('\n');
@@ -1126,6 +1177,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   auto log_access = [&] {
     kv.put(keys::access_log_prefix(w) + keys::order_key(at.offset), std::to_string(at.partition) + "\n" + events::encode(e));
   };
+  if (e.type == event_type::workspace_created || is_access_event(e.type)) memo_->clear();  // (StepMemo)
   if (e.type == event_type::workspace_created) {
     if (auto r = access_.apply(e, at); !r) return r;
     log_access();
@@ -1140,7 +1192,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     if (auto r = access_.apply(e, at); !r) return r;
     log_access();
     const WorkspaceState& ws = *access_.workspace(w);
-    Step step(ws, kv, e.at);
+    Step access_step(ws, kv, e.at);
     std::set<std::string> clients, roles = keys_of(ws.portal_roles), dbs = keys_of(ws.databases);
     if (e.type.starts_with("user.")) {
       // The query service ends a deactivated user's sessions with this row, as with contacts.
@@ -1206,7 +1258,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
       roles = {std::string(d.string_or("role", ""))};
       dbs = {std::string(d.string_or("database", ""))};
     }
-    step.reproject_scope(before, clients, roles, dbs);
+    access_step.reproject_scope(before, clients, roles, dbs);
     return {};
   }
 
@@ -1215,13 +1267,14 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     return {};
   }
   const WorkspaceState& ws = *current;
-  if (e.type == event_type::file_attached || e.type == event_type::file_removed) return apply_file(ws, e, kv);
+  StepMemo* memo = memo_for(w, kv);
+  if (e.type == event_type::file_attached || e.type == event_type::file_removed) return apply_file(ws, e, kv, memo);
   if (e.type == event_type::comment_added || e.type == event_type::comment_edited ||
       e.type == event_type::comment_deleted) {
-    return apply_comment(ws, e, at, kv);
+    return apply_comment(ws, e, at, kv, memo);
   }
   if (e.type == event_type::approval_requested || e.type == event_type::approval_decided) {
-    return apply_approval(ws, e, at, kv);
+    return apply_approval(ws, e, at, kv, memo);
   }
   if (e.type == event_type::form_defined) {
     // Kept whole for internal users and once per client type it is for; a redefinition first
@@ -1258,7 +1311,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
       const ColumnDef* owner = owner_column(*db);
       after.creation = creation_of(e, at, owner == nullptr ? "" : owner->key);
     }
-    Step step(ws, kv, e.at);
+    Step step(ws, kv, e.at, memo);
     step.notify_as(keys::order_key(at.offset));
     step.write_internal(*db, nullptr, &after);
     step.reproject_record(*db, nullptr, &after);
@@ -1278,7 +1331,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     }
     after.version = e.seq;
     after.updated_at = format_timestamp(e.at);
-    Step step(ws, kv, e.at);
+    Step step(ws, kv, e.at, memo);
     step.notify_as(keys::order_key(at.offset));
     step.write_internal(*db, &*before, &after);
     step.reproject_record(*db, &*before, &after);
@@ -1286,7 +1339,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("delete of an unknown record");
     creation = carried_history(w, db_key, *before);
-    Step step(ws, kv, e.at);
+    Step step(ws, kv, e.at, memo);
     step.write_internal(*db, &*before, nullptr);
     step.reproject_record(*db, &*before, nullptr);
   }

@@ -228,7 +228,8 @@ bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
     }
   }
   if (created) {
-    auto& c = r.creation.emplace();
+    if (!r.creation) r.creation.emplace();  // else its strings' buffers are reused
+    auto& c = *r.creation;
     if (!in.bytes(c.actor_kind) || !in.bytes(c.actor_id) || !in.bytes(c.event_id) || !in.bytes(c.position) ||
         !in.bytes(c.owner_key) || !in.u64(c.seq)) {
       return false;

@@ -59,8 +59,15 @@ class MapKv final : public KvView {
   void join(KvView& forked) override;
 };
 
+struct StepMemo;  // (projection.cpp)
+
 class Projection {
  public:
+  Projection();
+  ~Projection();
+  Projection(Projection&&) noexcept;
+  Projection& operator=(Projection&&) noexcept;
+
   // Rebuilds the in-memory access model (schema, clients, contacts, policies) from the access
   // events stored beside the read models. Call once after opening a store.
   [[nodiscard]] std::expected<void, std::string> load(KvView& kv);
@@ -72,6 +79,10 @@ class Projection {
 
  private:
   WriteModel access_;  // the write model without records: what visibility depends on
+  // What record events look up of the store and the access model and keep for the next ones
+  // (projection.cpp: StepMemo).
+  std::unique_ptr<StepMemo> memo_;
+  StepMemo* memo_for(const std::string& ws, const KvView& kv);
 };
 
 // The bytes set `set` is sent for record `id` of `db`, if the set can see it (how the query
