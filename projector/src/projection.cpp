@@ -417,10 +417,12 @@ struct StepMemo {
   std::vector<Attached> attached;
   std::map<std::string, std::string, std::less<>> gens;  // "<set>/<db>": gen_of()
   std::map<std::string, SetRule, std::less<>> rules;      // "<set>/<db>": rule_for()
+  std::map<std::string, std::vector<PrincipalSet>, std::less<>> sets;  // "<client>/<role>/<db>": sets_for()
   void clear() {
     attached.clear();
     gens.clear();
     rules.clear();
+    sets.clear();
   }
 };
 
@@ -490,7 +492,7 @@ class Step {
     for (const auto& owner : owners) {
       bool flipped = false;
       for (const auto& [role, _] : ws_.portal_roles) {
-        for (const auto& set : principal_sets(ws_, owner, role, db.key, now_)) {
+        for (const auto& set : sets_for(owner, role, db.key)) {
           const SetRule& rule = rule_for(set, db);
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
@@ -677,6 +679,15 @@ class Step {
     keys::assign(key, {set, "/", db});
     auto it = memo_.gens.find(key);
     if (it == memo_.gens.end()) it = memo_.gens.emplace(key, rows_gen(kv_, ws_.id, set, db)).first;
+    return it->second;
+  }
+  // principal_sets(), once per client, role and database; the sets' `now` is this step's.
+  const std::vector<PrincipalSet>& sets_for(const std::string& client, const std::string& role, const std::string& db) {
+    thread_local std::string key;
+    keys::assign(key, {client, "/", role, "/", db});
+    auto it = memo_.sets.find(key);
+    if (it == memo_.sets.end()) it = memo_.sets.emplace(key, principal_sets(ws_, client, role, db, now_)).first;
+    for (auto& set : it->second) set.vars.now = now_;
     return it->second;
   }
   // rule_of(), once per set and database.
