@@ -3,7 +3,10 @@
 // (KAFKA_BOOTSTRAP), then times replay_until() from offset 0 into an empty directory: Kafka
 // consumer, decode + upcast, the real projection and RocksDB, exactly what deploy/replay.sh runs.
 // Not a test: it reports, it does not assert.
-//   replay_bench [events=1000000] [clients=200]
+//   replay_bench [events=1000000] [clients=200] [policy=0]
+// With policy=1 the workspace also has a portal role and a policy for the whole client type, so
+// every record is projected into its client's set as well (and notifies it): the shape of a real
+// portal's log, where policy=0 measures the internal models alone.
 // APEXLOOP_BENCH_KEEP=1 keeps the replayed store and prints where (to look at its keys).
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include <string>
 
 #include "apexloop/core/json.hpp"
+#include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
 #include "apexloop/events/kafka.hpp"
 #include "apexloop/events/upcast.hpp"
@@ -38,10 +42,21 @@ class Appender {
     Envelope e{id_of(1'000'000'000 + n_), std::move(type), 1, kWs, std::move(stream), seq,
                TimestampMs{1'795'000'000'000 + static_cast<std::int64_t>(n_)}, Actor{"user", kAdmin}, kAdmin, "", std::move(data)};
     e.v = events::current_version(e.type);
+    // The model the decisions below read: the workspace, not its million records.
+    if (!e.type.starts_with("record.")) (void)model_.apply(e, Position{0, static_cast<std::int64_t>(n_)});
     batch_.push_back({e.type, e.v, events::encode(e)});
     ++n_;
     if (batch_.size() >= 5000) flush();
   }
+  // Events a command decision made.
+  void commit(const std::expected<std::vector<Draft>, CommandError>& drafts) {
+    if (!drafts) {
+      std::fprintf(stderr, "decision: %s\n", drafts.error().detail.c_str());
+      std::exit(1);
+    }
+    for (const auto& d : *drafts) add(d.type, d.stream, d.seq, d.data);
+  }
+  const WorkspaceState& ws() const { return *model_.workspace(kWs); }
   void flush() {
     if (batch_.empty()) return;
     if (auto r = producer_.append(kWs, batch_); !r) {
@@ -56,6 +71,7 @@ class Appender {
   events::Producer& producer_;
   std::vector<events::OutgoingEvent> batch_;
   std::uint64_t n_ = 0;
+  WriteModel model_;
 };
 
 }  // namespace
@@ -63,6 +79,7 @@ class Appender {
 int main(int argc, char** argv) {
   const std::uint64_t events_wanted = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const int clients = argc > 2 ? std::atoi(argv[2]) : 200;
+  const bool policy = argc > 3 && std::atoi(argv[3]) != 0;
   auto cfg = events::KafkaConfig::from_env();
   cfg.topic = "apexloop.bench.replay." + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr));
   cfg.partitions = 1;
@@ -90,6 +107,11 @@ int main(int argc, char** argv) {
   for (int c = 0; c < clients; ++c) {
     log.add("client.created", "client/" + id_of(500'000'000 + c), 1,
             Json(Json::Object{{"client_id", id_of(500'000'000 + c)}, {"name", "Client " + std::to_string(c)}, {"client_type", "retainer"}}));
+  }
+  if (policy) {
+    log.commit(decide_define_portal_role(log.ws(), *parse_json(R"({"key":"stakeholder","name":"Stakeholder"})")));
+    log.commit(decide_set_policy(log.ws(), "type:retainer", "stakeholder", "projects",
+                                 *parse_json(R"({"read":{"columns":["title","status"]}})")));
   }
   for (std::uint64_t r = 0; log.count() < events_wanted; ++r) {
     const std::string id = id_of(r);
