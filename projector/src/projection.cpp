@@ -496,10 +496,13 @@ class Step {
           const SetRule& rule = rule_for(set, db);
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
-          const std::string shown = keys::list_prefix(ws_.id, set.id, db.key, gen_of(set.id, db.key)) + any.order;
-          const auto shown_before = notice_order_ && was && is ? kv_.get(shown) : std::nullopt;
+          std::optional<std::string> shown_before;
+          if (notice_order_ && was && is) {
+            shown_before = kv_.get(keys::list_prefix(ws_.id, set.id, db.key, gen_of(set.id, db.key)) + any.order);
+          }
           flipped = place(set, rule, db, any, was, is) || flipped;
-          if (notice_order_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, *kv_.get(shown), !before);
+          // (place() leaves the row the set is sent in place_row_.)
+          if (notice_order_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, place_row_, !before);
         }
       }
       // A record just created has no referrers yet: a relation must name an existing record,
@@ -544,9 +547,11 @@ class Step {
               const std::string& summary) {
     // {at, database, id, kind, record_id, summary}: written as text, in the key order a
     // Json::Object would give.
-    std::string text = "{\"at\":";
-    text.reserve(160 + db.size() + record.size() + summary.size());
-    write_json_string(text, format_timestamp(now_));
+    thread_local std::string text, key;  // reused: a put copies them
+    text.clear();
+    text += "{\"at\":";
+    if (now_text_.empty()) now_text_ = format_timestamp(now_);
+    write_json_string(text, now_text_);
     text += ",\"database\":";
     write_json_string(text, db);
     text += ",\"id\":";
@@ -558,7 +563,8 @@ class Step {
     text += ",\"summary\":";
     write_json_string(text, summary);
     text.push_back('}');
-    kv_.put(keys::notices_prefix(ws_.id, set) + *notice_order_, text);
+    keys::assign(key, {keys::notices_prefix(ws_.id, set), *notice_order_});
+    kv_.put(key, text);
   }
 
   // After access changed: for each (client, role, database) in scope, drop the sets that no
@@ -988,6 +994,7 @@ class Step {
   StepMemo& memo_;
   std::optional<std::string> notice_order_;  // set for events that notify
   std::string place_key_, place_row_;        // place()'s key and row (it does not nest)
+  std::string now_text_;                     // now_ as text, once a notice needs it
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -1188,7 +1195,8 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   auto log_access = [&] {
     kv.put(keys::access_log_prefix(w) + keys::order_key(at.offset), std::to_string(at.partition) + "\n" + events::encode(e));
   };
-  if (e.type == event_type::workspace_created || is_access_event(e.type)) memo_->clear();  // (StepMemo)
+  const bool access = is_access_event(e.type);
+  if (e.type == event_type::workspace_created || access) memo_->clear();  // (StepMemo)
   if (e.type == event_type::workspace_created) {
     if (auto r = access_.apply(e, at); !r) return r;
     log_access();
@@ -1198,7 +1206,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   const WorkspaceState* current = access_.workspace(w);
   if (current == nullptr) return std::unexpected("event for an unknown workspace");
 
-  if (is_access_event(e.type)) {
+  if (access) {
     const WorkspaceState before = *current;
     if (auto r = access_.apply(e, at); !r) return r;
     log_access();
