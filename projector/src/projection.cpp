@@ -648,7 +648,8 @@ class Step {
           std::size_t next_held = 0;
           StoredRecord rec;
           kv_.scan(keys::owner_prefix(ws_.id, db_key, client), [&](std::string_view, std::string_view bytes) {
-            if (!StoredRecord::decode_into(bytes, rec)) throw std::runtime_error("corrupt record in " + db_key);
+            // (Placed, never written back: the record's creation is not needed.)
+            if (!StoredRecord::decode_into(bytes, rec, false)) throw std::runtime_error("corrupt record in " + db_key);
             while (next_held < held.size() && held.order(next_held) < rec.order) ++next_held;
             std::optional<std::string_view> shown;
             if (next_held < held.size() && held.order(next_held) == rec.order) shown = held.row(next_held);

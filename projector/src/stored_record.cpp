@@ -191,7 +191,7 @@ std::optional<StoredRecord> StoredRecord::decode(std::string_view bytes) {
   return r;
 }
 
-bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
+bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r, bool creation) {
   const bool created = bytes.starts_with(kMagicCreated);
   const bool stamped = created || bytes.starts_with(kMagic);
   if (!stamped && !bytes.starts_with(kMagicUnstamped)) return false;
@@ -226,6 +226,10 @@ bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r) {
       r.stamps.reserve(r.fields.size());
       for (const auto& [k, _] : r.fields) r.stamps.push_back({k, Stamp{r.version, *at}});
     }
+  }
+  if (created && !creation) {
+    r.creation.reset();
+    return true;  // (what follows is the creation, not read)
   }
   if (created) {
     if (!r.creation) r.creation.emplace();  // else its strings' buffers are reused

@@ -102,6 +102,12 @@ TEST(StoredRecord, KeepsItsCreationThroughItsEncoding) {
   EXPECT_EQ(back->creation, r.creation);
   EXPECT_EQ(back->fields, r.fields);
   for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(StoredRecord::decode(bytes.substr(0, n)).has_value()) << n;
+  // Left out when asked: the rest is the same.
+  StoredRecord placed;
+  ASSERT_TRUE(StoredRecord::decode_into(bytes, placed, false));
+  EXPECT_FALSE(placed.creation.has_value());
+  EXPECT_EQ(placed.fields, r.fields);
+  EXPECT_EQ(placed.id, r.id);
   // Decoding into a record that held one leaves none behind.
   StoredRecord reused = *back;
   ASSERT_TRUE(StoredRecord::decode_into(sample().encode(), reused));

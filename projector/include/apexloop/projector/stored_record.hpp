@@ -70,7 +70,9 @@ struct StoredRecord {
   [[nodiscard]] static std::optional<StoredRecord> decode(std::string_view bytes);
   // The same into `r`, reusing what its strings and vectors hold (a scan over many records
   // allocates next to nothing); false, with `r` unspecified, when `bytes` is not a record.
-  [[nodiscard]] static bool decode_into(std::string_view bytes, StoredRecord& r);
+  // With `creation` false the creation is left out (r.creation empty, its bytes not read): for
+  // readers that only serve or place the record, never for one that writes it back.
+  [[nodiscard]] static bool decode_into(std::string_view bytes, StoredRecord& r, bool creation = true);
 };
 
 // Builds a record from an event's field object.
