@@ -1,4 +1,6 @@
 // apexloop-query-service: serves reads from the projector's read models.
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,6 +11,12 @@
 
 int main() {
   using namespace apexloop;
+  // The store's memtables (a secondary replays the projector's unflushed writes into them) come
+  // and go in blocks of megabytes. With glibc's sliding mmap threshold, blocks freed once make the
+  // next ones come from the heap, which keeps them after they are freed: a burst of writes would
+  // leave the process that much bigger for good. Blocks this size or larger are always mapped,
+  // and given back when freed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   block_stop_signals();
   init_logging("query-service");
   // No read blocks a thread (a read that waits for a position is parked on a timer), so one

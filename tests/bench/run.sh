@@ -94,6 +94,7 @@ results=$(
   measure "query service, one record by id" "http://127.0.0.1:$qport/api/v1/databases/tickets/records/$record" "Authorization: Bearer $token"
 )
 rss=$(ps -o rss= -p "$(cat "$work/query-service.pid")")
+peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$(cat "$work/query-service.pid")/status")  # kB, the run's peak
 reproj=""
 [[ ${APEXLOOP_BENCH_SKIP_REPROJECTION:-0} == 1 ]] || reproj=$(build/tests/bench/reprojection_bench "$records" "$clients")
 
@@ -105,5 +106,5 @@ echo "|---|---|---|---|"
 while IFS='|' read -r name rps p50 p99; do echo "| $name | $rps | $p50 | $p99 |"; done <<<"$results"
 echo
 echo "- projector ingest of the loaded log (start to the contact seeing it): ${ingest} s"
-echo "- query service RSS after the run: $((rss / 1024)) MiB"
+echo "- query service RSS after the run: $((rss / 1024)) MiB (peak $((peak / 1024)) MiB)"
 [[ -z $reproj ]] || echo "$reproj" | sed 's/^/- re-projection bench: /'
