@@ -421,7 +421,7 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   o.memtable_whole_key_filtering = true;
   o.write_buffer_size = options.write_buffer_bytes;
   o.disable_auto_compactions = !options.compact;
-  o.max_write_buffer_number = 4;
+  o.max_write_buffer_number = options.write_buffers;
   o.IncreaseParallelism(2);
   return o;
 }

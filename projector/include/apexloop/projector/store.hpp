@@ -42,7 +42,11 @@ struct StoreOptions {
   // The live projector keeps it on: its readers (RocksDB secondaries) follow that log.
   bool write_ahead_log = true;
   // RocksDB memtable size; a bulk rebuild takes bigger ones (fewer, larger flushes).
-  std::size_t write_buffer_bytes = 64u << 20;
+  std::size_t write_buffer_bytes = 32u << 20;
+  // Memtables at most: the one written and those waiting for their flush (writes wait when all
+  // are full). What the store has not flushed, each reader (a RocksDB secondary: the query
+  // service) holds in memory too, so this bounds theirs; a bulk rebuild has no readers.
+  int write_buffers = 2;
   // Off while a bulk rebuild writes (its few big flushes are left uncompacted, and no write
   // waits on compaction); whoever opens the store next with the default compacts it.
   bool compact = true;
