@@ -212,9 +212,9 @@ bool is_access_event(std::string_view t) {
 std::optional<StoredRecord> load_record(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
   auto where = kv.get(keys::record_location(ws, db, id));
   if (!where) return std::nullopt;
-  const auto slash = where->find('/');
-  if (slash == std::string::npos) throw std::runtime_error("corrupt record pointer for " + std::string(id));
-  auto bytes = kv.get(keys::owner_row(ws, db, std::string_view(*where).substr(0, slash), std::string_view(*where).substr(slash + 1)));
+  const auto row = keys::owner_row_at(ws, db, *where);
+  if (!row) throw std::runtime_error("corrupt record pointer for " + std::string(id));
+  auto bytes = kv.get(*row);
   auto rec = bytes ? StoredRecord::decode(*bytes) : std::nullopt;
   if (!rec) throw std::runtime_error("corrupt or missing record " + std::string(id));
   return rec;

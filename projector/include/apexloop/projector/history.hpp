@@ -60,10 +60,9 @@ void commit_history(const std::optional<PendingHistory>& h, KvView& kv);
 template <typename Get>
 std::optional<PendingHistory> carried_history(Get&& get, std::string_view ws, std::string_view db, std::string_view id) {
   const std::optional<std::string> where = get(keys::record_location(ws, db, id));
-  const auto slash = where ? where->find('/') : std::string::npos;
-  if (slash == std::string::npos) return std::nullopt;
-  const std::string_view w(*where);
-  const std::optional<std::string> bytes = get(keys::owner_row(ws, db, w.substr(0, slash), w.substr(slash + 1)));
+  const auto row = where ? keys::owner_row_at(ws, db, *where) : std::nullopt;
+  if (!row) return std::nullopt;
+  const std::optional<std::string> bytes = get(*row);
   auto rec = bytes ? StoredRecord::decode(*bytes) : std::nullopt;
   return rec ? carried_history(ws, db, *rec) : std::nullopt;
 }

@@ -110,6 +110,12 @@ inline std::string owner_row(std::string_view ws, std::string_view db, std::stri
   owner_row(out, ws, db, owner, order);
   return out;
 }
+// The owner_row() a record_location value points at; nullopt when the value is not one.
+inline std::optional<std::string> owner_row_at(std::string_view ws, std::string_view db, std::string_view location) {
+  const auto slash = location.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  return owner_row(ws, db, location.substr(0, slash), location.substr(slash + 1));
+}
 inline std::string referrers_prefix(std::string_view ws, std::string_view db, std::string_view id) {
   return cat({"rr/", ws, "/", db, "/", id, "/"});
 }
