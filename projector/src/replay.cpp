@@ -148,7 +148,11 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   // short resumes from its last flush; the finished one is flushed whole before it is hashed.
   // Nor compaction: the projector that serves the store next compacts it.
   auto store = ReadModelStore::open(data_dir + "/readmodel",
-                                    {.write_ahead_log = false, .write_buffer_bytes = 256u << 20, .write_buffers = 4, .compact = false});
+                                    {.write_ahead_log = false,
+                                     .write_buffer_bytes = 256u << 20,
+                                     .write_buffers = 4,
+                                     .compact = false,
+                                     .filter_written_keys = true});
   if (!store) return std::unexpected(store.error());
   ReplayResult result;
   const auto started = std::chrono::steady_clock::now();

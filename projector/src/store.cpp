@@ -19,6 +19,7 @@
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/memtable.hpp"
 #include "apexloop/projector/projection.hpp"
+#include "apexloop/projector/written_keys.hpp"
 
 namespace apexloop::projector {
 namespace {
@@ -242,15 +243,21 @@ std::optional<std::string> stored_get(rocksdb::DB& db, std::string_view key) {
 // re-projection bench: fewer, bigger writes came out a little ahead.)
 class AheadWriter {
  public:
-  AheadWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo) : db_(db), wo_(wo) {}
+  AheadWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo, WrittenKeys* written_keys)
+      : db_(db), wo_(wo), written_keys_(written_keys) {}
   void put(std::string_view key, std::string_view value) {
     require_key(key);
     const auto s = batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
     if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
+    if (written_keys_ != nullptr) hashes_.push_back(WrittenKeys::hash(key));
     if (batch_.GetDataSize() >= kChunkBytes) flush();
   }
   void flush() {
     if (batch_.Count() == 0) return;
+    if (written_keys_ != nullptr) {  // before RocksDB has them: a read that misses the filter is final
+      written_keys_->add(hashes_);
+      hashes_.clear();
+    }
     const auto s = db_.Write(wo_, &batch_);
     if (!s.ok()) throw std::runtime_error("rocksdb write: " + s.ToString());
     batch_.Clear();
@@ -260,6 +267,8 @@ class AheadWriter {
   static constexpr std::size_t kChunkBytes = std::size_t{32} << 20;
   rocksdb::DB& db_;
   rocksdb::WriteOptions wo_;
+  WrittenKeys* written_keys_;
+  std::vector<std::uint64_t> hashes_;  // of the keys in batch_, for written_keys_
   rocksdb::WriteBatch batch_;
 };
 
@@ -269,7 +278,8 @@ class BatchKv;
 // writes, then the batch's (which nobody writes until every fork has joined), then the store.
 class ForkKv final : public KvView {
  public:
-  ForkKv(const BatchKv& batch, rocksdb::DB& db, const rocksdb::WriteOptions& wo) : batch_(batch), db_(db), ahead_(db, wo) {}
+  ForkKv(const BatchKv& batch, rocksdb::DB& db, const rocksdb::WriteOptions& wo, WrittenKeys* written_keys)
+      : batch_(batch), db_(db), ahead_(db, wo, written_keys) {}
   std::optional<std::string> get(std::string_view key) override;
   void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
   void put_ahead(std::string_view key, std::string_view value) override { ahead_.put(key, value); }
@@ -294,8 +304,11 @@ class BatchKv final : public KvView {
   // `written` is the previous batch while RocksDB may still be taking it: reads see it under
   // this batch's own writes (whether or not the store has it yet, it says the same).
   // Writes ahead go with `wo` (the store's: with or without its write-ahead log).
-  explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr, const rocksdb::WriteOptions& wo = {})
-      : db_(db), written_(written), wo_(wo), ahead_(db, wo) {}
+  // `written_keys`, when the store keeps one, has every key it has written: reads of any other
+  // key end there (write_to() and the writes ahead add theirs).
+  explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr, const rocksdb::WriteOptions& wo = {},
+                   WrittenKeys* written_keys = nullptr)
+      : db_(db), written_(written), wo_(wo), written_keys_(written_keys), ahead_(db, wo, written_keys) {}
   std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
   void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
   void put_ahead(std::string_view key, std::string_view value) override { ahead_.put(key, value); }
@@ -324,7 +337,7 @@ class BatchKv final : public KvView {
     }
     --scanning_;
   }
-  std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_, wo_); }
+  std::unique_ptr<KvView> fork() override { return std::make_unique<ForkKv>(*this, db_, wo_, written_keys_); }
   void join(KvView& forked) override {
     // The fork's entries are taken as they are, its arena with them.
     auto& f = dynamic_cast<ForkKv&>(forked);
@@ -337,6 +350,7 @@ class BatchKv final : public KvView {
   std::optional<std::string> shared_get(std::string_view key) const {
     std::optional<std::string> out;
     if (pending_->answers(key, out) || (written_ != nullptr && written_->answers(key, out))) return out;
+    if (written_keys_ != nullptr && !written_keys_->may_contain(key)) return std::nullopt;
     return stored_get(db_, key);
   }
   // The prefixes the pending layers dropped: stored keys under them are gone.
@@ -357,8 +371,16 @@ class BatchKv final : public KvView {
   }
   // Copies the pending writes into `batch`: the dropped prefixes first (what was written under
   // them since comes after, so the range deletions do not cover it), then the entries in key
-  // order.
+  // order. The store's filter of written keys has them from now on.
   void write_to(rocksdb::WriteBatch& batch) const {
+    if (written_keys_ != nullptr) {
+      thread_local std::vector<std::uint64_t> hashes;
+      hashes.clear();
+      for (const auto& [k, v] : pending_->entries) {
+        if (v) hashes.push_back(WrittenKeys::hash(k));
+      }
+      written_keys_->add(hashes);
+    }
     for (const auto p : pending_->dropped) {
       const std::string end = prefix_end(p);
       if (end.empty()) throw std::logic_error("del_prefix past every key");
@@ -381,6 +403,7 @@ class BatchKv final : public KvView {
   rocksdb::DB& db_;
   const Pending* written_;
   rocksdb::WriteOptions wo_;
+  WrittenKeys* written_keys_;
   AheadWriter ahead_;
   std::unique_ptr<rocksdb::Iterator> it_;
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
@@ -401,6 +424,8 @@ void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_
   merged_scan(*it, prefix, mine, dropped, fn);
 }
 
+constexpr double kMemtableBloomRatio = 0.05;  // of the memtable's size
+
 rocksdb::Options base_options(const StoreOptions& options = {}) {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -416,9 +441,12 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   table.block_cache = rocksdb::NewLRUCache(128u << 20);
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // A record's first write asks whether it exists already: a bloom filter over the memtable's
-  // keys answers most such misses without walking its skip list.
-  o.memtable_prefix_bloom_size_ratio = 0.05;
-  o.memtable_whole_key_filtering = true;
+  // keys answers most such misses without walking its skip list. (A store that filters the keys
+  // it wrote has none of those misses: open() turns it on when that store was not empty.)
+  if (!options.filter_written_keys) {
+    o.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
+    o.memtable_whole_key_filtering = true;
+  }
   o.write_buffer_size = options.write_buffer_bytes;
   o.disable_auto_compactions = !options.compact;
   o.max_write_buffer_number = options.write_buffers;
@@ -444,6 +472,18 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   store->options_ = options;
   store->db_.reset(raw);
   store->offsets_ = read_offsets(*raw);
+  if (options.filter_written_keys) {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (!it->status().ok()) return std::unexpected("rocksdb read " + dir + ": " + it->status().ToString());
+    if (!it->Valid()) {
+      store->written_keys_ = std::make_unique<WrittenKeys>();
+    } else if (const auto bloom = raw->SetOptions({{"memtable_prefix_bloom_size_ratio", std::to_string(kMemtableBloomRatio)},
+                                                     {"memtable_whole_key_filtering", "true"}});
+               !bloom.ok()) {  // not empty (a rebuild resumed): no filter of ours, so RocksDB's
+      return std::unexpected("rocksdb options: " + bloom.ToString());
+    }
+  }
   BatchKv kv(*raw);
   try {
     if (auto loaded = store->projection_.load(kv); !loaded) return std::unexpected("read models: " + loaded.error());
@@ -502,7 +542,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector
   // While RocksDB takes the previous batch (on its own thread), this one is projected over it.
   rocksdb::WriteOptions wo;
   wo.disableWAL = !options_.write_ahead_log;
-  BatchKv kv(*db_, written_.get(), wo);
+  BatchKv kv(*db_, written_.get(), wo, written_keys_.get());
   auto next = offsets_;
   try {
     for (const auto& m : batch) {
