@@ -61,11 +61,17 @@ std::optional<std::string_view> string_member(const std::optional<element>& el) 
   return s;
 }
 
-// Copies a string member; false when it is absent or not a string.
+// Copies a string member into `out`, in its memory when it has room; false when it is absent
+// or not a string.
 bool take_string(const std::optional<element>& el, std::string& out) {
   const auto s = string_member(el);
-  if (s) out = std::string(*s);  // a fresh string, not assign(): that takes the slower replace path
-  return s.has_value();
+  if (!s) return false;
+  if (out.capacity() >= s->size()) {
+    out.assign(*s);
+  } else {
+    out = std::string(*s);  // a fresh string, not assign(): that takes the slower replace path
+  }
+  return true;
 }
 
 // An integer member as parse_json reads it: an int64 (anything larger would be a double).
@@ -79,6 +85,12 @@ std::optional<std::int64_t> int_member(const std::optional<element>& el) {
 // The envelope is read straight from simdjson's DOM; only `data` becomes a Json. Of duplicate
 // members the last counts, as parse_json would have it.
 std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
+  Envelope e;
+  if (auto done = decode_into(bytes, e); !done) return std::unexpected(std::move(done.error()));
+  return e;
+}
+
+std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope& e) {
   auto root = parse_dom(bytes);
   if (!root) {
     return std::unexpected(DecodeFailure{DecodeError::malformed_json, std::string(to_string(root.error()))});
@@ -98,7 +110,6 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
       next = i + 1;
     }
   }
-  Envelope e;
   const auto at = string_member(m[kAt]);
   if (!take_string(m[kId], e.id) || !take_string(m[kType], e.type) ||
       !take_string(m[kWorkspace], e.workspace) || !take_string(m[kStream], e.stream) || !at ||
@@ -130,7 +141,7 @@ std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
   e.data = from_dom(*m[kData]);
   // Every reader sees the current version of each type; the bytes in the log stay as written.
   if (auto up = upcasters().upcast(e); !up) return bad("upcast: " + up.error());
-  return e;
+  return {};
 }
 
 }  // namespace apexloop::events

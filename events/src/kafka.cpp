@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <future>
@@ -206,11 +207,13 @@ std::expected<std::unique_ptr<Consumer>, std::string> Consumer::create(const Kaf
   c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
   if (c->rk_ == nullptr) return std::unexpected(std::string("kafka consumer: ") + err);
   rd_kafka_poll_set_consumer(c->rk_);
+  c->queue_ = rd_kafka_queue_get_consumer(c->rk_);
   return c;
 }
 
 Consumer::~Consumer() {
   if (rk_ == nullptr) return;
+  if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
   rd_kafka_consumer_close(rk_);
   rd_kafka_destroy(rk_);
 }
@@ -303,32 +306,58 @@ std::expected<std::int64_t, std::string> Consumer::offset_for_time(std::int32_t 
   return offset;
 }
 
+template <class Fn>
+std::size_t Consumer::consume(std::size_t max, std::chrono::milliseconds timeout, Fn&& fn) {
+  // A batch at a time: one lock of librdkafka's queue for many messages, not one per message.
+  constexpr std::size_t kChunk = 512;
+  std::array<rd_kafka_message_t*, kChunk> got{};
+  std::size_t seen = 0;
+  int wait = static_cast<int>(timeout.count());
+  while (seen < max) {
+    // The first message may be waited for; after it, only what is queued already is taken.
+    const std::size_t want = wait > 0 ? 1 : std::min(kChunk, max - seen);
+    const ssize_t n = rd_kafka_consume_batch_queue(queue_, wait, got.data(), want);
+    if (n <= 0) break;
+    wait = 0;
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = got[static_cast<std::size_t>(i)];
+      // Errors here (partition EOF, transient broker errors) are retried by librdkafka itself.
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fn(m);
+        ++seen;
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  return seen;
+}
+
 std::vector<Message> Consumer::poll(std::size_t max, std::chrono::milliseconds timeout, Parts parts) {
   std::vector<Message> out;
-  int wait = static_cast<int>(timeout.count());
-  while (out.size() < max) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait);
-    if (m == nullptr) break;
-    wait = 0;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Message msg;
-      msg.position = Position{m->partition, m->offset};
-      if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
-      if (parts == Parts::all && m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (parts == Parts::all && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const void* val = nullptr;
-        size_t size = 0;
-        if (rd_kafka_header_get_last(hdrs, "type", &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && val) {
-          msg.type.assign(static_cast<const char*>(val), size);
-        }
+  consume(max, timeout, [&](rd_kafka_message_t* m) {
+    Message msg;
+    msg.position = Position{m->partition, m->offset};
+    if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+    if (parts == Parts::all && m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (parts == Parts::all && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const void* val = nullptr;
+      size_t size = 0;
+      if (rd_kafka_header_get_last(hdrs, "type", &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && val) {
+        msg.type.assign(static_cast<const char*>(val), size);
       }
-      out.push_back(std::move(msg));
     }
-    // Errors here (partition EOF, transient broker errors) are retried by librdkafka itself.
-    rd_kafka_message_destroy(m);
-  }
+    out.push_back(std::move(msg));
+  });
   return out;
+}
+
+std::size_t Consumer::poll_each(std::size_t max, std::chrono::milliseconds timeout,
+                                const std::function<void(Position, std::string_view)>& each) {
+  return consume(max, timeout, [&](rd_kafka_message_t* m) {
+    const std::string_view value = m->payload == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(m->payload), m->len);
+    each(Position{m->partition, m->offset}, value);
+  });
 }
 
 std::expected<std::map<std::int32_t, std::int64_t>, std::string> Consumer::high_watermarks(

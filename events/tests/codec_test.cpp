@@ -92,5 +92,34 @@ TEST(Codec, TheLastOfDuplicateMembersCounts) {
   EXPECT_EQ(e->id, sample().id);
 }
 
+// A reader decodes message after message into the same envelopes: each must come out exactly as
+// a fresh decode gives it, whatever the envelope held before (longer or shorter strings, other
+// data, an older version to upcast), and a failure says so.
+TEST(Codec, DecodingIntoAUsedEnvelopeGivesWhatAFreshDecodeGives) {
+  Envelope other = sample();
+  other.type = "session.started";
+  other.stream = "s";
+  other.causation = "0190a000-0000-7000-8000-0000000000c1";
+  other.actor = Actor{"bootstrap", ""};
+  other.data = *parse_json(R"({"session_id":"0190a000-0000-7000-8000-000000005e55","method":"password",)"
+                           R"("principal_id":"0190a000-0000-7000-8000-00000000ad01","kind":"user","role":"admin",)"
+                           R"("expires_at":"2026-11-25T11:06:40.123Z"})");
+  other.v = 1;  // session.started as version 1 wrote it: read as version 2
+  Envelope into;
+  for (const Envelope& e : {sample(), other, sample(), other}) {
+    const std::string bytes = encode(e);
+    auto fresh = decode(bytes);
+    ASSERT_TRUE(fresh.has_value()) << fresh.error().detail;
+    auto done = decode_into(bytes, into);
+    ASSERT_TRUE(done.has_value()) << done.error().detail;
+    EXPECT_EQ(into, *fresh) << bytes;
+  }
+  EXPECT_EQ(into.v, 2) << "upcast";
+  auto bad = decode_into("{\"id\":1}", into);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().kind, DecodeError::not_an_envelope);
+  EXPECT_FALSE(decode_into("not json", into).has_value());
+}
+
 }  // namespace
 }  // namespace apexloop::events

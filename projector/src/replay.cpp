@@ -61,10 +61,26 @@ bool reached(const Offsets& have, const Offsets& until) {
 }
 
 // Batches read and decoded on one thread and projected on another: decoding the next batch
-// overlaps projecting this one. At most `kDepth` batches wait.
+// overlaps projecting this one. At most `kDepth` batches wait. Projected batches come back to
+// the reader, which decodes into their envelopes again: their strings keep their memory, and
+// what is freed is freed by the thread that allocated it.
 class DecodedFeed {
  public:
   static constexpr std::size_t kDepth = 4;
+
+  // A projected batch, for the reader to decode into again.
+  void give_back(std::vector<DecodedMessage>&& batch) {
+    std::lock_guard lock(mu_);
+    if (spare_.size() < kDepth) spare_.push_back(std::move(batch));
+  }
+  // A batch given back (empty when there is none).
+  std::vector<DecodedMessage> spare() {
+    std::lock_guard lock(mu_);
+    if (spare_.empty()) return {};
+    auto batch = std::move(spare_.back());
+    spare_.pop_back();
+    return batch;
+  }
 
   // False once the reader has stopped the feed.
   bool push(std::vector<DecodedMessage> batch) {
@@ -109,32 +125,39 @@ class DecodedFeed {
   std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::vector<DecodedMessage>> ready_;
+  std::vector<std::vector<DecodedMessage>> spare_;
   bool ended_ = false, stopped_ = false;
   std::string error_;
 };
 
 // Reads the log from `from` until every partition reaches `until` (only what lies before it),
-// decoding as it goes.
+// decoding as it goes, straight from librdkafka's buffers.
 void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, DecodedFeed& feed) {
+  constexpr std::size_t kBatch = 2000;
   auto last_progress = std::chrono::steady_clock::now();
   while (!reached(from, until)) {
     if (feed.stopped()) return;
-    auto batch = consumer.poll(2000, 200ms, events::Consumer::Parts::value_only);
-    // Only what lies before `until`: the replayed store must stop exactly where the other did.
-    std::erase_if(batch, [&](const events::Message& m) {
-      auto it = until.find(m.position.partition);
-      return it == until.end() || m.position.offset >= it->second;
+    std::vector<DecodedMessage> batch = feed.spare();
+    std::size_t n = 0;
+    consumer.poll_each(kBatch, 200ms, [&](Position at, std::string_view value) {
+      // Only what lies before `until`: the replayed store must stop exactly where the other did.
+      auto it = until.find(at.partition);
+      if (it == until.end() || at.offset >= it->second) return;
+      auto& next = from[at.partition];
+      next = std::max(next, at.offset + 1);
+      if (n == batch.size()) batch.emplace_back();
+      DecodedMessage& m = batch[n++];
+      m.position = at;
+      if (!m.event) m.event.emplace();
+      if (auto decoded = events::decode_into(value, *m.event); !decoded) m.event = std::unexpected(std::move(decoded.error()));
     });
+    batch.resize(n);
     if (batch.empty()) {
       if (std::chrono::steady_clock::now() - last_progress > 60s) return feed.end("the log stopped answering");
       continue;
     }
     last_progress = std::chrono::steady_clock::now();
-    for (const auto& m : batch) {
-      auto& next = from[m.position.partition];
-      next = std::max(next, m.position.offset + 1);
-    }
-    if (!feed.push(decode(batch))) return;
+    if (!feed.push(std::move(batch))) return;
   }
   feed.end();
 }
@@ -173,11 +196,12 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
         break;
       }
       if (batch->empty()) break;
-      auto stats = (*store)->apply_decoded(std::move(*batch));
+      auto stats = (*store)->apply_decoded(*batch);
       if (!stats) {
         failed = stats.error();
         break;
       }
+      feed.give_back(std::move(*batch));
       result.events += stats->applied + stats->rejected;
       result.projecting_secs += stats->projecting_secs;
       result.writing_secs += stats->writing_secs;
@@ -186,7 +210,9 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
     reader.join();
     if (!failed.empty()) return std::unexpected(failed);
   }
+  const auto flushing = std::chrono::steady_clock::now();
   if (auto f = (*store)->flush(); !f) return std::unexpected(f.error());
+  result.flushing_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - flushing).count();
   result.rocksdb_secs = (*store)->write_secs();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.process_cpu_secs = cpu_secs(RUSAGE_SELF) - process_cpu;

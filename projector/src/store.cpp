@@ -535,7 +535,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply(const std::vector<e
   return apply_decoded(decode(batch));
 }
 
-std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(std::vector<DecodedMessage>&& batch) {
+std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::vector<DecodedMessage>& batch) {
   if (!failed_.empty()) return std::unexpected(failed_);
   BatchStats stats;
   const auto t0 = std::chrono::steady_clock::now();

@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   std::printf("  of which: consuming %.2f s, projecting %.2f s, waiting for RocksDB %.2f s\n", r->consuming_secs,
               r->projecting_secs, r->writing_secs);
   std::printf("  RocksDB taking the batches, on its own thread meanwhile: %.2f s\n", r->rocksdb_secs);
+  std::printf("  then flushing the last memtables: %.2f s\n", r->flushing_secs);
   std::printf("  CPU: %.2f s in all threads (of %.2f s on 2 cores), %.2f s of it the applying thread's\n",
               r->process_cpu_secs, 2 * r->seconds, r->applying_cpu_secs);
   std::printf("read-model hash %s\n", r->state.hash.c_str());

@@ -22,5 +22,9 @@ struct DecodeFailure {
 };
 // Decodes and upcasts (upcast.hpp): the envelope answered is in its type's current version.
 [[nodiscard]] std::expected<Envelope, DecodeFailure> decode(std::string_view bytes);
+// The same into `out`, whose every member it sets, reusing their memory (a reader that decodes
+// message after message into the same envelopes allocates little). On failure `out` is left
+// half-written.
+[[nodiscard]] std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope& out);
 
 }  // namespace apexloop::events

@@ -15,6 +15,7 @@
 #include "apexloop/core/ids.hpp"
 
 struct rd_kafka_s;
+struct rd_kafka_queue_s;
 
 namespace apexloop::events {
 
@@ -115,6 +116,10 @@ class Consumer {
   enum class Parts { all, value_only };
   // Up to `max` messages; waits up to `timeout` for the first one.
   [[nodiscard]] std::vector<Message> poll(std::size_t max, std::chrono::milliseconds timeout, Parts parts = Parts::all);
+  // The same without copying: each message's position and value go to `each` while librdkafka
+  // still holds them (a replay decodes them there). Returns how many there were.
+  std::size_t poll_each(std::size_t max, std::chrono::milliseconds timeout,
+                        const std::function<void(Position, std::string_view)>& each);
 
   // High watermarks fetched from the broker, per partition of the topic.
   [[nodiscard]] std::expected<std::map<std::int32_t, std::int64_t>, std::string> high_watermarks(
@@ -129,8 +134,14 @@ class Consumer {
       std::chrono::milliseconds timeout);
   [[nodiscard]] std::expected<std::vector<std::int32_t>, std::string> partition_ids_once(
       std::chrono::milliseconds timeout);
+  // Up to `max` messages, a whole batch from the consumer queue at a time, each handed to `fn`
+  // (then destroyed); waits up to `timeout` for the first one. Messages carrying an error
+  // (librdkafka retries those itself) are left out.
+  template <class Fn>
+  std::size_t consume(std::size_t max, std::chrono::milliseconds timeout, Fn&& fn);
   KafkaConfig cfg_;
   rd_kafka_s* rk_ = nullptr;
+  rd_kafka_queue_s* queue_ = nullptr;  // the consumer's
 };
 
 }  // namespace apexloop::events

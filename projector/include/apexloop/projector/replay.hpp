@@ -36,6 +36,7 @@ struct ReplayResult {
   double projecting_secs = 0;
   double writing_secs = 0;
   double rocksdb_secs = 0;  // RocksDB taking the batches on its own thread (overlapping the above)
+  double flushing_secs = 0;  // after the last batch: its memtables written to disk
   // CPU time over `seconds` (user + system): the whole process (every thread, the reader's,
   // RocksDB's and librdkafka's included), and the applying thread alone.
   double process_cpu_secs = 0;

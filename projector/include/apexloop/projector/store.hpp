@@ -82,7 +82,7 @@ class ReadModelStore {
   // previous batch's write.
   [[nodiscard]] std::expected<BatchStats, std::string> apply(const std::vector<events::Message>& batch);
   // The same for messages decoded already (decode() on another thread: a replay's consumer).
-  [[nodiscard]] std::expected<BatchStats, std::string> apply_decoded(std::vector<DecodedMessage>&& batch);
+  [[nodiscard]] std::expected<BatchStats, std::string> apply_decoded(const std::vector<DecodedMessage>& batch);
 
   // Waits until RocksDB has taken every applied batch.
   [[nodiscard]] std::expected<void, std::string> sync();
