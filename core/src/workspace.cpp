@@ -58,7 +58,7 @@ bool WorkspaceState::record_exists(std::string_view db, std::string_view id) con
 }
 
 const WorkspaceState* WriteModel::workspace(std::string_view id) const {
-  auto it = workspaces_.find(std::string(id));
+  auto it = workspaces_.find(id);
   return it == workspaces_.end() ? nullptr : &it->second;
 }
 

@@ -228,7 +228,12 @@ class WriteModel {
   [[nodiscard]] bool references_blob(std::string_view sha256) const;
 
  private:
-  std::unordered_map<std::string, WorkspaceState> workspaces_;
+  // Looked up by a view of the id, without copying it (every event of a replay asks).
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, WorkspaceState, IdHash, std::equal_to<>> workspaces_;
 };
 
 // An event yet to be given its id, time, actor and position.
