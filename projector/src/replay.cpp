@@ -6,12 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
+#include "apexloop/projector/replay_pipeline.hpp"
 #include "apexloop/projector/store.hpp"
 
 namespace apexloop::projector {
@@ -60,106 +58,51 @@ bool reached(const Offsets& have, const Offsets& until) {
   return true;
 }
 
-// Batches read and decoded on one thread and projected on another: decoding the next batch
-// overlaps projecting this one. At most `kDepth` batches wait. Projected batches come back to
-// the reader, which decodes into their envelopes again: their strings keep their memory, and
-// what is freed is freed by the thread that allocated it.
-class DecodedFeed {
- public:
-  static constexpr std::size_t kDepth = 4;
+constexpr std::size_t kBatch = 2000;  // messages a poll takes, and a batch the store applies
 
-  // A projected batch, for the reader to decode into again.
-  void give_back(std::vector<DecodedMessage>&& batch) {
-    std::lock_guard lock(mu_);
-    if (spare_.size() < kDepth) spare_.push_back(std::move(batch));
-  }
-  // A batch given back (empty when there is none).
-  std::vector<DecodedMessage> spare() {
-    std::lock_guard lock(mu_);
-    if (spare_.empty()) return {};
-    auto batch = std::move(spare_.back());
-    spare_.pop_back();
-    return batch;
-  }
-
-  // False once the reader has stopped the feed.
-  bool push(std::vector<DecodedMessage> batch) {
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [&] { return stopped_ || ready_.size() < kDepth; });
-    if (stopped_) return false;
-    ready_.push_back(std::move(batch));
-    changed_.notify_all();
-    return true;
-  }
-  // The end: the log has reached `until` (error empty), or it cannot be read.
-  void end(std::string error = {}) {
-    std::lock_guard lock(mu_);
-    ended_ = true;
-    error_ = std::move(error);
-    changed_.notify_all();
-  }
-  // The next batch; an empty one at the end, or the writer's error.
-  std::expected<std::vector<DecodedMessage>, std::string> pop() {
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [&] { return !ready_.empty() || ended_; });
-    if (ready_.empty()) {
-      if (!error_.empty()) return std::unexpected(error_);
-      return std::vector<DecodedMessage>{};
-    }
-    auto batch = std::move(ready_.front());
-    ready_.pop_front();
-    changed_.notify_all();
-    return batch;
-  }
-  void stop() {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    changed_.notify_all();
-  }
-  bool stopped() {
-    std::lock_guard lock(mu_);
-    return stopped_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<std::vector<DecodedMessage>> ready_;
-  std::vector<std::vector<DecodedMessage>> spare_;
-  bool ended_ = false, stopped_ = false;
-  std::string error_;
-};
-
-// Reads the log from `from` until every partition reaches `until` (only what lies before it),
-// decoding as it goes, straight from librdkafka's buffers.
-void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, DecodedFeed& feed) {
-  constexpr std::size_t kBatch = 2000;
+// Reads the log from `from` until every partition reaches `until` (only what lies before it).
+void read_log(events::Consumer& consumer, Offsets from, const Offsets& until, ReplayPipeline& pipe) {
   auto last_progress = std::chrono::steady_clock::now();
   while (!reached(from, until)) {
-    if (feed.stopped()) return;
-    std::vector<DecodedMessage> batch = feed.spare();
-    std::size_t n = 0;
+    if (pipe.stopped()) return;
+    RawBatch b = pipe.raw_buffer();
     consumer.poll_each(kBatch, 200ms, [&](Position at, std::string_view value) {
       // Only what lies before `until`: the replayed store must stop exactly where the other did.
       auto it = until.find(at.partition);
       if (it == until.end() || at.offset >= it->second) return;
       auto& next = from[at.partition];
       next = std::max(next, at.offset + 1);
-      if (n == batch.size()) batch.emplace_back();
-      DecodedMessage& m = batch[n++];
-      m.position = at;
-      if (!m.event) m.event.emplace();
-      if (auto decoded = events::decode_into(value, *m.event); !decoded) m.event = std::unexpected(std::move(decoded.error()));
+      b.positions.push_back(at);
+      b.bytes.append(value);
+      b.ends.push_back(b.bytes.size());
     });
-    batch.resize(n);
-    if (batch.empty()) {
-      if (std::chrono::steady_clock::now() - last_progress > 60s) return feed.end("the log stopped answering");
+    if (b.positions.empty()) {
+      if (std::chrono::steady_clock::now() - last_progress > 60s) return pipe.end("the log stopped answering");
       continue;
     }
     last_progress = std::chrono::steady_clock::now();
-    if (!feed.push(std::move(batch))) return;
+    if (!pipe.push_raw(std::move(b))) return;
   }
-  feed.end();
+  pipe.end();
+}
+
+// Decodes raw batches until there are no more, into the envelopes of batches given back.
+void decode_log(ReplayPipeline& pipe) {
+  while (auto w = pipe.take_raw()) {
+    const RawBatch& raw = w->raw;
+    std::vector<DecodedMessage>& batch = w->into;
+    batch.resize(raw.positions.size());
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i < raw.positions.size(); ++i) {
+      DecodedMessage& m = batch[i];
+      m.position = raw.positions[i];
+      if (!m.event) m.event.emplace();
+      const std::string_view value(raw.bytes.data() + begin, raw.ends[i] - begin);
+      if (auto decoded = events::decode_into(value, *m.event); !decoded) m.event = std::unexpected(std::move(decoded.error()));
+      begin = raw.ends[i];
+    }
+    if (!pipe.push_decoded(std::move(w->raw), std::move(batch))) return;
+  }
 }
 
 }  // namespace
@@ -181,15 +124,25 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   const auto started = std::chrono::steady_clock::now();
   const double process_cpu = cpu_secs(RUSAGE_SELF), applying_cpu = cpu_secs(RUSAGE_THREAD);
   if (!reached((*store)->offsets(), until)) {
-    auto consumer = events::Consumer::create(kafka, "apexloop-replay");
+    // librdkafka stops fetching a partition whose local queue holds queued.min.messages or
+    // queued.max.messages.kbytes, and looks again only up to a second later: with its defaults
+    // (100,000 messages, 64 MB: half a second of a replay) the queue ran dry while the fetcher
+    // slept, and the whole replay stood still for a few hundred milliseconds at a time. A queue
+    // of up to 256 MB outlasts that second.
+    auto cfg = kafka;
+    cfg.extra.emplace("queued.min.messages", "10000000");
+    cfg.extra.emplace("queued.max.messages.kbytes", "262144");
+    auto consumer = events::Consumer::create(cfg, "apexloop-replay");
     if (!consumer) return std::unexpected(consumer.error());
     if (auto a = (*consumer)->assign_all((*store)->offsets(), 10s); !a) return std::unexpected(a.error());
-    DecodedFeed feed;
-    std::thread reader([&] { read_log(**consumer, (*store)->offsets(), until, feed); });
+    ReplayPipeline pipe;
+    std::thread reader([&] { read_log(**consumer, (*store)->offsets(), until, pipe); });
+    std::vector<std::thread> decoders;
+    for (int i = 0; i < ReplayPipeline::kDecoders; ++i) decoders.emplace_back([&] { decode_log(pipe); });
     std::string failed;
     for (;;) {
       const auto waiting = std::chrono::steady_clock::now();
-      auto batch = feed.pop();
+      auto batch = pipe.pop();
       result.consuming_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
       if (!batch) {
         failed = batch.error();
@@ -201,13 +154,14 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
         failed = stats.error();
         break;
       }
-      feed.give_back(std::move(*batch));
+      pipe.give_back(std::move(*batch));
       result.events += stats->applied + stats->rejected;
       result.projecting_secs += stats->projecting_secs;
       result.writing_secs += stats->writing_secs;
     }
-    feed.stop();
+    pipe.stop();
     reader.join();
+    for (auto& d : decoders) d.join();
     if (!failed.empty()) return std::unexpected(failed);
   }
   const auto flushing = std::chrono::steady_clock::now();

@@ -29,8 +29,8 @@ struct ReplayResult {
   StoreState state;
   std::uint64_t events = 0;
   double seconds = 0;
-  // Where the seconds went on the applying thread: waiting for the next decoded batch (a second
-  // thread reads and decodes the log meanwhile), deciding the writes, waiting for RocksDB to
+  // Where the seconds went on the applying thread: waiting for the next decoded batch (other
+  // threads read and decode the log meanwhile), deciding the writes, waiting for RocksDB to
   // take the previous batch.
   double consuming_secs = 0;
   double projecting_secs = 0;
