@@ -305,7 +305,7 @@ class BatchKv final : public KvView {
   // this batch's own writes (whether or not the store has it yet, it says the same).
   // Writes ahead go with `wo` (the store's: with or without its write-ahead log).
   // `written_keys`, when the store keeps one, has every key it has written: reads of any other
-  // key end there (write_to() and the writes ahead add theirs).
+  // key end there (write_pending() and the writes ahead add theirs).
   explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr, const rocksdb::WriteOptions& wo = {},
                    WrittenKeys* written_keys = nullptr)
       : db_(db), written_(written), wo_(wo), written_keys_(written_keys), ahead_(db, wo, written_keys) {}
@@ -369,30 +369,6 @@ class BatchKv final : public KvView {
     for (const auto& forked : pending_->adopted) n += forked->copied;
     return n;
   }
-  // Copies the pending writes into `batch`: the dropped prefixes first (what was written under
-  // them since comes after, so the range deletions do not cover it), then the entries in key
-  // order. The store's filter of written keys has them from now on.
-  void write_to(rocksdb::WriteBatch& batch) const {
-    if (written_keys_ != nullptr) {
-      thread_local std::vector<std::uint64_t> hashes;
-      hashes.clear();
-      for (const auto& [k, v] : pending_->entries) {
-        if (v) hashes.push_back(WrittenKeys::hash(k));
-      }
-      written_keys_->add(hashes);
-    }
-    for (const auto p : pending_->dropped) {
-      const std::string end = prefix_end(p);
-      if (end.empty()) throw std::logic_error("del_prefix past every key");
-      const auto s = batch.DeleteRange(rocksdb::Slice(p.data(), p.size()), end);
-      if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
-    }
-    for (const auto& [k, v] : pending_->entries) {
-      const rocksdb::Slice key(k.data(), k.size());
-      const auto s = v ? batch.Put(key, rocksdb::Slice(v->data(), v->size())) : batch.Delete(key);
-      if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
-    }
-  }
   // The pending writes, taken (this view is done with).
   std::unique_ptr<Pending> take() && {
     it_.reset();
@@ -409,6 +385,31 @@ class BatchKv final : public KvView {
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
   std::unique_ptr<Pending> pending_ = std::make_unique<Pending>();
 };
+
+// Copies a batch's pending writes into `batch`: the dropped prefixes first (what was written
+// under them since comes after, so the range deletions do not cover it), then the entries in key
+// order. `written_keys` (the store's filter, when it keeps one) has them from now on.
+void write_pending(const Pending& pending, WrittenKeys* written_keys, rocksdb::WriteBatch& batch) {
+  if (written_keys != nullptr) {
+    std::vector<std::uint64_t> hashes;
+    hashes.reserve(pending.entries.size());
+    for (const auto& [k, v] : pending.entries) {
+      if (v) hashes.push_back(WrittenKeys::hash(k));
+    }
+    written_keys->add(hashes);
+  }
+  for (const auto p : pending.dropped) {
+    const std::string end = prefix_end(p);
+    if (end.empty()) throw std::logic_error("del_prefix past every key");
+    const auto s = batch.DeleteRange(rocksdb::Slice(p.data(), p.size()), end);
+    if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
+  }
+  for (const auto& [k, v] : pending.entries) {
+    const rocksdb::Slice key(k.data(), k.size());
+    const auto s = v ? batch.Put(key, rocksdb::Slice(v->data(), v->size())) : batch.Delete(key);
+    if (!s.ok()) throw std::runtime_error("rocksdb batch: " + s.ToString());
+  }
+}
 
 std::optional<std::string> ForkKv::get(std::string_view key) {
   std::optional<std::string> out;
@@ -579,19 +580,24 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::
   } catch (const std::exception& ex) {
     return std::unexpected(ex.what());
   }
-  auto write = std::make_shared<rocksdb::WriteBatch>(kv.pending_bytes());
-  try {
-    kv.write_to(*write);
-  } catch (const std::exception& ex) {
-    return std::unexpected(ex.what());
-  }
+  const std::size_t bytes = kv.pending_bytes();
   const auto t1 = std::chrono::steady_clock::now();
   // Batches reach RocksDB one at a time and in order: the previous one first.
   if (auto done = sync(); !done) return std::unexpected(done.error());
   written_ = std::move(kv).take();
-  writing_ = std::async(std::launch::async, [db = db_.get(), write, wo, &spent = write_secs_] {
+  // The batch is copied into a WriteBatch on RocksDB's thread too. Its pending writes stay
+  // as they are (the next batch reads through them) until the next sync(), which waits for this
+  // thread: so its keys are in the filter of written keys before they are read past them.
+  writing_ = std::async(std::launch::async, [db = db_.get(), pending = written_.get(), keys = written_keys_.get(), bytes, wo,
+                                             &spent = write_secs_] {
     const auto t = std::chrono::steady_clock::now();
-    const auto s = db->Write(wo, write.get());
+    rocksdb::WriteBatch write(bytes);
+    try {
+      write_pending(*pending, keys, write);
+    } catch (const std::exception& ex) {
+      return std::string(ex.what());
+    }
+    const auto s = db->Write(wo, &write);
     spent += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();  // read after sync()
     return s.ok() ? std::string() : "rocksdb write: " + s.ToString();
   });
