@@ -75,6 +75,13 @@ TEST(Replay, ACatchUpFromKafkaEndsAsTheSameMessagesAppliedInOrderByOneThread) {
 
   const auto base = std::filesystem::temp_directory_path() / ("apexloop-replay-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(base);
+  struct RemovedAtTheEnd {  // however the test ends
+    std::filesystem::path dir;
+    ~RemovedAtTheEnd() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{base};
   auto replayed = replay_until((base / "replayed").string(), cfg, *end);
   ASSERT_TRUE(replayed.has_value()) << replayed.error();
   EXPECT_EQ(replayed->events, values.size()) << "every message once: applied, or rejected when it is not an event";
@@ -96,7 +103,6 @@ TEST(Replay, ACatchUpFromKafkaEndsAsTheSameMessagesAppliedInOrderByOneThread) {
   EXPECT_EQ(replayed->state.hash, hash_read_models(*(*store)->db()));
   EXPECT_EQ(replayed->state.offsets, read_offsets(*(*store)->db()));
   store->reset();
-  std::filesystem::remove_all(base);
 }
 
 }  // namespace
