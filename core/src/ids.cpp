@@ -6,7 +6,17 @@
 namespace apexloop {
 
 std::string to_string(Position p) {
-  return std::to_string(p.partition) + ":" + std::to_string(p.offset);
+  std::string out;
+  append_position(out, p);
+  return out;
+}
+
+void append_position(std::string& out, Position p) {
+  std::array<char, 24> digits{};  // a 64-bit integer's, sign included
+  auto append = [&](auto n) { out.append(digits.data(), std::to_chars(digits.data(), digits.data() + digits.size(), n).ptr); };
+  append(p.partition);
+  out.push_back(':');
+  append(p.offset);
 }
 
 std::expected<Position, std::string> parse_position(std::string_view s) {

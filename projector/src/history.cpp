@@ -124,8 +124,14 @@ bool carries_creation(const Envelope& e) {
   return std::ranges::none_of(fields->as_object(), [](const auto& f) { return f.second.is_null(); });
 }
 
-Creation creation_of(const Envelope& e, Position at, std::string_view owner_key) {
-  return Creation{e.actor.kind, e.actor.id, e.id, to_string(at), std::string(owner_key), e.seq};
+void assign_creation(Creation& c, const Envelope& e, Position at, std::string_view owner_key) {
+  c.actor_kind.assign(e.actor.kind);
+  c.actor_id.assign(e.actor.id);
+  c.event_id.assign(e.id);
+  c.position.clear();
+  append_position(c.position, at);
+  c.owner_key.assign(owner_key);
+  c.seq = e.seq;
 }
 
 std::optional<PendingHistory> carried_history(std::string_view ws, std::string_view db, const StoredRecord& r) {

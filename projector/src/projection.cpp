@@ -1310,8 +1310,8 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     for (const auto& t : d.find("client_types")->as_array()) kv.put(keys::forms_for_type_prefix(w, t.as_string()) + key, form);
     return {};
   }
-  const std::string db_key(d.string_or("database", ""));
-  const std::string id(d.string_or("record_id", ""));
+  const std::string_view db_key = d.string_or("database", "");  // (into e, which outlives this call)
+  const std::string_view id = d.string_or("record_id", "");
   const DatabaseDef* db = ws.database(db_key);
   // Read before this event changes the record. A creation's own entry is kept in the record
   // (history.hpp), and written out by the record's first change, with that change's entry.
@@ -1326,13 +1326,19 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     keys::record_location(location, w, db_key, id);
     if (kv.get(location)) return std::unexpected("record created twice");
     const std::string at_text = format_timestamp(e.at);
-    StoredRecord after = stored_record(id, 1, at_text, at_text, keys::order_key(at.offset), fields->as_object());
+    std::string order = keys::order_key(at.offset);
+    // One record per thread, refilled for each creation: its strings keep their buffers.
+    thread_local StoredRecord after;
+    assign_stored_record(after, id, 1, at_text, at_text, order, fields->as_object());
     if (carried) {
       const ColumnDef* owner = owner_column(*db);
-      after.creation = creation_of(e, at, owner == nullptr ? "" : owner->key);
+      assign_creation(after.creation ? *after.creation : after.creation.emplace(), e, at,
+                      owner == nullptr ? "" : owner->key);
+    } else {
+      after.creation.reset();
     }
     Step step(ws, kv, e.at, memo);
-    step.notify_as(keys::order_key(at.offset));
+    step.notify_as(std::move(order));  // (after has its copy)
     step.write_internal(*db, nullptr, &after);
     step.reproject_record(*db, nullptr, &after);
   } else if (e.type == event_type::record_updated) {

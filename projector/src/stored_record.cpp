@@ -244,15 +244,32 @@ bool StoredRecord::decode_into(std::string_view bytes, StoredRecord& r, bool cre
   return in.done();
 }
 
-StoredRecord stored_record(std::string id, std::uint64_t version, std::string created_at, std::string updated_at,
-                           std::string order, const Json::Object& fields) {
-  StoredRecord r{std::move(id), version, std::move(created_at), std::move(updated_at), std::move(order), {}};
-  r.fields.reserve(fields.size());
-  // Json::Object is already in key order.
-  for (const auto& [k, v] : fields) {
-    if (!v.is_null()) r.fields.emplace_back(k, to_json(v));
-  }
+StoredRecord stored_record(std::string_view id, std::uint64_t version, std::string_view created_at,
+                           std::string_view updated_at, std::string_view order, const Json::Object& fields) {
+  StoredRecord r;
+  assign_stored_record(r, id, version, created_at, updated_at, order, fields);
   return r;
+}
+
+void assign_stored_record(StoredRecord& r, std::string_view id, std::uint64_t version, std::string_view created_at,
+                          std::string_view updated_at, std::string_view order, const Json::Object& fields) {
+  r.id.assign(id);
+  r.version = version;
+  r.created_at.assign(created_at);
+  r.updated_at.assign(updated_at);
+  r.order.assign(order);
+  r.stamps.clear();
+  // Json::Object is already in key order. The fields' strings are overwritten in place.
+  std::size_t n = 0;
+  for (const auto& [k, v] : fields) {
+    if (v.is_null()) continue;
+    if (n == r.fields.size()) r.fields.emplace_back();
+    auto& [key, text] = r.fields[n++];
+    key.assign(k);
+    text.clear();
+    write_json(text, v);
+  }
+  r.fields.resize(n);
 }
 
 void append_served_head(std::string& out, const StoredRecord& r, Shown shown) {

@@ -31,6 +31,8 @@ struct Position {
 };
 // Header form `<partition>:<offset>`.
 [[nodiscard]] std::string to_string(Position p);
+// The same appended to `out`.
+void append_position(std::string& out, Position p);
 [[nodiscard]] std::expected<Position, std::string> parse_position(std::string_view s);
 
 // Canonical lowercase 8-4-4-4-12 form, any version.

@@ -48,8 +48,8 @@ void commit_history(const std::optional<PendingHistory>& h, KvView& kv);
 // Whether a record.created event's entry is kept in the record it creates (its fields are an
 // object without nulls) rather than written at once.
 [[nodiscard]] bool carries_creation(const Envelope& e);
-// What the record created by `e` keeps of it.
-[[nodiscard]] Creation creation_of(const Envelope& e, Position at, std::string_view owner_key);
+// What the record created by `e` keeps of it, into `c` (its strings' buffers reused).
+void assign_creation(Creation& c, const Envelope& e, Position at, std::string_view owner_key);
 // The creation entry a record still carries: its key and the entry, exactly as prepare_history
 // would have written it. Nothing once the record has changed.
 [[nodiscard]] std::optional<PendingHistory> carried_history(std::string_view ws, std::string_view db,

@@ -76,8 +76,14 @@ struct StoredRecord {
 };
 
 // Builds a record from an event's field object.
-[[nodiscard]] StoredRecord stored_record(std::string id, std::uint64_t version, std::string created_at,
-                                         std::string updated_at, std::string order, const Json::Object& fields);
+[[nodiscard]] StoredRecord stored_record(std::string_view id, std::uint64_t version, std::string_view created_at,
+                                         std::string_view updated_at, std::string_view order,
+                                         const Json::Object& fields);
+// The same into `r`, reusing what its strings and vectors hold: a replay creates a million
+// records through one. Its creation is left as it was, for the caller to set or reset (so that
+// it too keeps its buffers).
+void assign_stored_record(StoredRecord& r, std::string_view id, std::uint64_t version, std::string_view created_at,
+                          std::string_view updated_at, std::string_view order, const Json::Object& fields);
 
 // The version and updated_at one reader is shown for a record.
 struct Shown {
