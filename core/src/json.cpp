@@ -80,34 +80,57 @@ std::string_view to_string(JsonError e) {
 }
 
 Json from_dom(simdjson::dom::element el) {
+  Json out;
+  assign_from_dom(out, el);
+  return out;
+}
+
+void assign_from_dom(Json& out, simdjson::dom::element el) {
   switch (el.type()) {
     case simdjson::dom::element_type::ARRAY: {
       simdjson::dom::array src;
-      if (el.get_array().get(src) != simdjson::SUCCESS) return Json(nullptr);
-      Json::Array arr;
-      arr.reserve(src.size());
-      for (simdjson::dom::element child : src) arr.push_back(from_dom(child));
-      return Json(std::move(arr));
+      if (el.get_array().get(src) != simdjson::SUCCESS) break;
+      Json::Array arr = out.is_array() ? std::move(out.as_array()) : Json::Array();
+      arr.resize(src.size());
+      std::size_t i = 0;
+      for (simdjson::dom::element child : src) assign_from_dom(arr[i++], child);
+      out = Json(std::move(arr));
+      return;
     }
     case simdjson::dom::element_type::OBJECT: {
       simdjson::dom::object src;
-      if (el.get_object().get(src) != simdjson::SUCCESS) return Json(nullptr);
-      std::vector<Json::Object::value_type> members;
-      members.reserve(src.size());
-      for (auto field : src) members.emplace_back(std::string(field.key), from_dom(field.value));
+      if (el.get_object().get(src) != simdjson::SUCCESS) break;
+      auto members = out.is_object() ? std::move(out.as_object()).take_members() : std::vector<Json::Object::value_type>();
+      members.resize(src.size());
+      std::size_t i = 0;
+      for (auto field : src) {
+        members[i].first.assign(field.key);
+        assign_from_dom(members[i].second, field.value);
+        ++i;
+      }
       // Duplicate keys: the last one wins, as in most JSON readers.
-      return Json(Json::Object::from_members(std::move(members)));
+      out = Json(Json::Object::from_members(std::move(members)));
+      return;
     }
-    case simdjson::dom::element_type::INT64: return Json(el.get_int64().value_unsafe());
+    case simdjson::dom::element_type::INT64: out = Json(el.get_int64().value_unsafe()); return;
     case simdjson::dom::element_type::UINT64:
       // Beyond int64: keep the magnitude as a double rather than wrapping around.
-      return Json(static_cast<double>(el.get_uint64().value_unsafe()));
-    case simdjson::dom::element_type::DOUBLE: return Json(el.get_double().value_unsafe());
-    case simdjson::dom::element_type::STRING: return Json(el.get_string().value_unsafe());
-    case simdjson::dom::element_type::BOOL: return Json(el.get_bool().value_unsafe());
-    case simdjson::dom::element_type::NULL_VALUE: return Json(nullptr);
+      out = Json(static_cast<double>(el.get_uint64().value_unsafe()));
+      return;
+    case simdjson::dom::element_type::DOUBLE: out = Json(el.get_double().value_unsafe()); return;
+    case simdjson::dom::element_type::STRING: {
+      const std::string_view text = el.get_string().value_unsafe();
+      if (out.is_string()) {
+        out.as_string().assign(text);
+      } else {
+        out = Json(text);
+      }
+      return;
+    }
+    case simdjson::dom::element_type::BOOL: out = Json(el.get_bool().value_unsafe()); return;
+    case simdjson::dom::element_type::NULL_VALUE: break;
   }
-  return Json(nullptr);
+  out = Json(nullptr);
 }
 
 std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text) {

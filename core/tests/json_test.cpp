@@ -1,4 +1,5 @@
 #include "apexloop/core/json.hpp"
+#include "apexloop/core/json_dom.hpp"
 
 #include <gtest/gtest.h>
 
@@ -119,6 +120,35 @@ std::vector<std::string> keys_of(const Json::Object& o) {
 
 // The order std::map<std::string, Json, std::less<>> kept, which the bytes we store depend on:
 // bytes compared unsigned, a prefix first.
+// A reader refills one Json with document after document: each must come out exactly as a fresh
+// parse gives it, whatever the Json held before (other kinds at the same place, longer and
+// shorter strings, arrays and objects that grow and shrink, keys out of order and repeated).
+TEST(Json, AssigningFromDomIntoAUsedValueGivesWhatAFreshParseGives) {
+  const std::vector<std::string> docs = {
+      R"({"database":"projects","fields":{"budget":1,"owner":"0190a000-0000-7000-8000-00001dcd6500","title":"a"}})",
+      R"({"database":"p","fields":{"budget":"now a string that is longer than before","title":["x",{"y":null}]}})",
+      R"({"database":null,"fields":{"z":1,"a":2,"z":3},"more":[1,2,3,4,5,6,7,8]})",
+      R"({"fields":{}})",
+      R"(["a",1,2.5,true,{"k":"v"},[[]]])",
+      R"("just a string")",
+      R"({"database":"projects","fields":{"budget":1,"owner":"0190a000-0000-7000-8000-00001dcd6500","title":"a"}})",
+      R"(18446744073709551615)",
+      R"(null)",
+  };
+  Json into(Json::Object{{"left", "over"}});
+  for (std::size_t round = 0; round < 2; ++round) {
+    for (const auto& text : docs) {
+      auto dom = parse_dom(text);
+      ASSERT_TRUE(dom.has_value()) << text;
+      assign_from_dom(into, *dom);
+      auto fresh = parse_json(text);
+      ASSERT_TRUE(fresh.has_value()) << text;
+      EXPECT_EQ(into, *fresh) << text;
+      EXPECT_EQ(to_json(into), to_json(*fresh)) << text;
+    }
+  }
+}
+
 TEST(JsonObject, KeepsKeysInTheOrderAMapDid) {
   const Json::Object o{{"b", 1}, {"a", 2}, {"B", 3}, {"\xc3\xa9", 4}, {"ab", 5}, {"", 6}, {"a\x7f", 7}};
   EXPECT_EQ(keys_of(o), (std::vector<std::string>{"", "B", "a", "ab", "a\x7f", "b", "\xc3\xa9"}));

@@ -138,7 +138,7 @@ std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope&
   if (!m[kData] || m[kData]->type() != simdjson::dom::element_type::OBJECT) {
     return bad("data must be an object");
   }
-  e.data = from_dom(*m[kData]);
+  assign_from_dom(e.data, *m[kData]);  // (reusing what a used envelope holds)
   // Every reader sees the current version of each type; the bytes in the log stay as written.
   if (auto up = upcasters().upcast(e); !up) return bad("upcast: " + up.error());
   return {};

@@ -79,6 +79,9 @@ class Json {
     // Members in any order, sorted once (not inserted one by one: a hostile document must not
     // cost a shift per member). Of members with the same key the last is kept, as in parsing.
     [[nodiscard]] static Object from_members(std::vector<value_type> members);
+    // The members, taken (this object is left empty): to refill and give back to from_members()
+    // with their strings' buffers.
+    [[nodiscard]] std::vector<value_type> take_members() && { return std::move(items_); }
 
     [[nodiscard]] iterator begin() { return items_.begin(); }
     [[nodiscard]] iterator end() { return items_.end(); }

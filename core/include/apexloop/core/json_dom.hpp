@@ -18,5 +18,9 @@ namespace apexloop {
 
 // An owned copy of a parsed element.
 [[nodiscard]] Json from_dom(simdjson::dom::element el);
+// The same into `out`, reusing the strings, arrays and objects it holds where the element has
+// the same kind of value there: a reader decoding many documents of one shape into one Json
+// allocates next to nothing.
+void assign_from_dom(Json& out, simdjson::dom::element el);
 
 }  // namespace apexloop
