@@ -60,6 +60,12 @@ bool parse_date(std::string_view s, unsigned& y, unsigned& m, unsigned& d) {
 }  // namespace
 
 std::string format_timestamp(TimestampMs t) {
+  std::string out;
+  assign_timestamp(out, t);
+  return out;
+}
+
+void assign_timestamp(std::string& out, TimestampMs t) {
   std::int64_t days = t.ms / 86'400'000;
   std::int64_t rem = t.ms % 86'400'000;
   if (rem < 0) {
@@ -72,10 +78,11 @@ std::string format_timestamp(TimestampMs t) {
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(c.y), c.m,
                   c.d, static_cast<long long>(rem / 3'600'000), static_cast<long long>(rem / 60'000 % 60),
                   static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
-    return buf;
+    out.assign(buf);
+    return;
   }
   // The common case by hand: every projected event formats a few of these.
-  std::string out = "0000-00-00T00:00:00.000Z";
+  out.assign("0000-00-00T00:00:00.000Z");
   auto put = [&](std::size_t at, std::int64_t v, int width) {
     for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
   };
@@ -86,7 +93,6 @@ std::string format_timestamp(TimestampMs t) {
   put(14, rem / 60'000 % 60, 2);
   put(17, rem / 1000 % 60, 2);
   put(20, rem % 1000, 3);
-  return out;
 }
 
 bool is_valid_date(std::string_view s) {

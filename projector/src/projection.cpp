@@ -418,6 +418,13 @@ struct StepMemo {
   std::map<std::string, std::string, std::less<>> gens;  // "<set>/<db>": gen_of()
   std::map<std::string, SetRule, std::less<>> rules;      // "<set>/<db>": rule_for()
   std::map<std::string, std::vector<PrincipalSet>, std::less<>> sets;  // "<client>/<role>/<db>": sets_for()
+  // Buffers a Step writes into, kept from one Step to the next (a replay makes one per event);
+  // clear() leaves them. Only one Step uses a memo at a time.
+  struct Buffers {
+    std::string notice_order;          // the event's place in the log, for events that notify
+    std::string place_key, place_row;  // place()'s key and row (it does not nest)
+    std::string now_text;              // now as text, once a notice needs it
+  } buffers;
   void clear() {
     attached.clear();
     gens.clear();
@@ -435,7 +442,7 @@ class Step {
  public:
   // `kept`: the memo to use and keep (StepMemo), else one of its own.
   Step(const WorkspaceState& ws, KvView& kv, TimestampMs now, StepMemo* kept = nullptr)
-      : ws_(ws), kv_(kv), now_(now), memo_(kept != nullptr ? *kept : own_memo_) {}
+      : ws_(ws), kv_(kv), now_(now), memo_(kept != nullptr ? *kept : own_memo_), buf_(memo_.buffers) {}
 
   // The internal view of a record (every field), the record itself, and the owner and relation
   // indexes.
@@ -497,12 +504,12 @@ class Step {
           const bool was = before && in_set(rule, set, db, *before);
           const bool is = after && visible(rule, db, *after, set.vars);
           std::optional<std::string> shown_before;
-          if (notice_order_ && was && is) {
+          if (notifying_ && was && is) {
             shown_before = kv_.get(keys::list_prefix(ws_.id, set.id, db.key, gen_of(set.id, db.key)) + any.order);
           }
           flipped = place(set, rule, db, any, was, is) || flipped;
-          // (place() leaves the row the set is sent in place_row_.)
-          if (notice_order_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, place_row_, !before);
+          // (place() leaves the row the set is sent in buf_.place_row.)
+          if (notifying_ && is) notify_record(set.id, db.key, any.id, was ? &shown_before : nullptr, buf_.place_row, !before);
         }
       }
       // A record just created has no referrers yet: a relation must name an existing record,
@@ -512,7 +519,10 @@ class Step {
   }
 
   // Record events notify (access changes never do): `at_order` is the event's place in the log.
-  void notify_as(std::string at_order) { notice_order_ = std::move(at_order); }
+  void notify_as(std::string_view at_order) {
+    buf_.notice_order.assign(at_order);
+    notifying_ = true;
+  }
 
   // A notice for `set` when what it is sent of a record changed: it appeared, or one of the
   // fields it sees changed (an edit it cannot see changes nothing it is sent, so says nothing).
@@ -550,12 +560,13 @@ class Step {
     thread_local std::string text, key;  // reused: a put copies them
     text.clear();
     text += "{\"at\":";
-    if (now_text_.empty()) now_text_ = format_timestamp(now_);
-    write_json_string(text, now_text_);
+    if (!now_formatted_) assign_timestamp(buf_.now_text, now_);
+    now_formatted_ = true;
+    write_json_string(text, buf_.now_text);
     text += ",\"database\":";
     write_json_string(text, db);
     text += ",\"id\":";
-    write_json_string(text, *notice_order_);
+    write_json_string(text, buf_.notice_order);
     text += ",\"kind\":";
     write_json_string(text, kind);
     text += ",\"record_id\":";
@@ -563,7 +574,7 @@ class Step {
     text += ",\"summary\":";
     write_json_string(text, summary);
     text.push_back('}');
-    keys::assign(key, {keys::notices_prefix(ws_.id, set), *notice_order_});
+    keys::notice(key, ws_.id, set, buf_.notice_order);
     kv_.put(key, text);
   }
 
@@ -726,7 +737,7 @@ class Step {
              bool is, std::optional<std::string_view> shown = std::nullopt, const std::string* gen = nullptr,
              Rows rows = Rows::over_held) {
     // Built in buffers the Step keeps: a re-projection places every record of a client.
-    std::string& l_key = place_key_;
+    std::string& l_key = buf_.place_key;
     keys::list_row(l_key, ws_.id, set.id, db.key, gen != nullptr ? *gen : gen_of(set.id, db.key), rec.order);
     if (is) {
       // An edit of a column the set cannot read changes nothing here, not even version or
@@ -736,7 +747,7 @@ class Step {
         if (col == nullptr) return false;
         return col->type != ColumnType::relation || visible_relations(set, *col, text, replacement);
       };
-      std::string& served = place_row_;
+      std::string& served = buf_.place_row;
       served.clear();
       std::string scratch;
       append_served(served, rec, shown_to_set(rule, rec, scratch), keep);
@@ -811,7 +822,7 @@ class Step {
         if (!in_set(rule_for(set, db), set, db, *rec)) continue;
         const std::string key = kind.set_prefix(ws_.id, set.id, db.key, record) + order;
         served != nullptr ? kv_.put(key, *served) : kv_.del(key);
-        if (served != nullptr && notice_order_ && !notice_kind.empty()) notice(set.id, notice_kind, db.key, record, summary);
+        if (served != nullptr && notifying_ && !notice_kind.empty()) notice(set.id, notice_kind, db.key, record, summary);
       }
     }
   }
@@ -993,9 +1004,9 @@ class Step {
   TimestampMs now_;
   StepMemo own_memo_;
   StepMemo& memo_;
-  std::optional<std::string> notice_order_;  // set for events that notify
-  std::string place_key_, place_row_;        // place()'s key and row (it does not nest)
-  std::string now_text_;                     // now_ as text, once a notice needs it
+  StepMemo::Buffers& buf_;     // memo_'s
+  bool notifying_ = false;     // notify_as() was called: buf_.notice_order is this event's
+  bool now_formatted_ = false;  // buf_.now_text is now_'s
 };
 
 // The clients a scope (`client:<id>` or `type:<key>`) names, before or after an event.
@@ -1325,10 +1336,11 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     thread_local std::string location;
     keys::record_location(location, w, db_key, id);
     if (kv.get(location)) return std::unexpected("record created twice");
-    const std::string at_text = format_timestamp(e.at);
-    std::string order = keys::order_key(at.offset);
     // One record per thread, refilled for each creation: its strings keep their buffers.
     thread_local StoredRecord after;
+    thread_local std::string at_text, order;
+    assign_timestamp(at_text, e.at);
+    keys::assign_order_key(order, at.offset);
     assign_stored_record(after, id, 1, at_text, at_text, order, fields->as_object());
     if (carried) {
       const ColumnDef* owner = owner_column(*db);
@@ -1338,7 +1350,7 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
       after.creation.reset();
     }
     Step step(ws, kv, e.at, memo);
-    step.notify_as(std::move(order));  // (after has its copy)
+    step.notify_as(order);
     step.write_internal(*db, nullptr, &after);
     step.reproject_record(*db, nullptr, &after);
   } else if (e.type == event_type::record_updated) {

@@ -30,6 +30,8 @@ class RandomSource {
 
 // Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 [[nodiscard]] std::string format_timestamp(TimestampMs t);
+// The same into `out`, its buffer reused.
+void assign_timestamp(std::string& out, TimestampMs t);
 // Accepts RFC 3339 date-times (`Z` or a `±HH:MM` offset, optional fraction) and answers UTC ms.
 [[nodiscard]] std::expected<TimestampMs, std::string> parse_timestamp(std::string_view s);
 // Checks a calendar date `YYYY-MM-DD`.

@@ -233,19 +233,31 @@ inline std::string set_all_approvals_prefix(std::string_view ws, std::string_vie
   return cat({"pv/", ws, "/", set, "/a/", db, "/"});
 }
 inline std::string notices_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/n/"}); }
+// notices_prefix() + order: one notice, into a reused buffer.
+inline void notice(std::string& out, std::string_view ws, std::string_view set, std::string_view order) {
+  assign(out, {"pv/", ws, "/", set, "/n/", order});
+}
 inline std::string forms_prefix(std::string_view ws) { return cat({"form/", ws, "/"}); }
 inline std::string forms_for_type_prefix(std::string_view ws, std::string_view type) {
   return cat({"formt/", ws, "/", type, "/"});
 }
 // 16 lowercase hex digits, so byte order is numeric order.
-inline std::string hex16(std::uint64_t n) {
+inline void assign_hex16(std::string& out, std::uint64_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
+  out.assign(16, '0');
   for (int i = 15; i >= 0; --i, n >>= 4) out[static_cast<std::size_t>(i)] = kHex[n & 0xf];
+}
+inline std::string hex16(std::uint64_t n) {
+  std::string out;
+  assign_hex16(out, n);
   return out;
 }
 // Creation order: the offset of record.created, fixed-width so byte order is numeric order.
 inline std::string order_key(std::int64_t offset) { return hex16(static_cast<std::uint64_t>(offset)); }
+// The same into `out`, its buffer reused.
+inline void assign_order_key(std::string& out, std::int64_t offset) {
+  assign_hex16(out, static_cast<std::uint64_t>(offset));
+}
 
 }  // namespace apexloop::keys
 
