@@ -133,11 +133,25 @@ void assign_from_dom(Json& out, simdjson::dom::element el) {
   out = Json(nullptr);
 }
 
-std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text) {
-  // One parser per thread: simdjson parsers reuse their buffers and are not thread-safe. simdjson
-  // reads up to SIMDJSON_PADDING bytes past the end, which a string_view does not promise, so the
-  // text is copied into a padded buffer that is kept for the next parse rather than allocated.
+namespace {
+
+// One parser per thread: simdjson parsers reuse their buffers and are not thread-safe.
+std::expected<simdjson::dom::element, JsonError> parse_padded(const char* text, std::size_t size) {
   thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto err = parser.parse(text, size, false).get(root);
+  if (err == simdjson::DEPTH_ERROR) return std::unexpected(JsonError::too_deep);
+  if (err == simdjson::CAPACITY) return std::unexpected(JsonError::too_large);
+  if (err) return std::unexpected(JsonError::malformed);
+  return root;
+}
+
+}  // namespace
+
+std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a string_view does not
+  // promise, so the text is copied into a padded buffer that is kept for the next parse rather
+  // than allocated.
   thread_local std::unique_ptr<char[]> padded;
   thread_local std::size_t capacity = 0;
   if (text.size() + simdjson::SIMDJSON_PADDING > capacity) {
@@ -145,12 +159,11 @@ std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text
     padded = std::make_unique<char[]>(capacity);
   }
   text.copy(padded.get(), text.size());
-  simdjson::dom::element root;
-  auto err = parser.parse(padded.get(), text.size(), false).get(root);
-  if (err == simdjson::DEPTH_ERROR) return std::unexpected(JsonError::too_deep);
-  if (err == simdjson::CAPACITY) return std::unexpected(JsonError::too_large);
-  if (err) return std::unexpected(JsonError::malformed);
-  return root;
+  return parse_padded(padded.get(), text.size());
+}
+
+std::expected<simdjson::dom::element, JsonError> parse_dom_padded(std::string_view text) {
+  return parse_padded(text.data(), text.size());
 }
 
 std::expected<Json, JsonError> parse_json(std::string_view text) {

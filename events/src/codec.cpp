@@ -80,18 +80,8 @@ std::optional<std::int64_t> int_member(const std::optional<element>& el) {
   return el->get_int64().value_unsafe();
 }
 
-}  // namespace
-
-// The envelope is read straight from simdjson's DOM; only `data` becomes a Json. Of duplicate
-// members the last counts, as parse_json would have it.
-std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
-  Envelope e;
-  if (auto done = decode_into(bytes, e); !done) return std::unexpected(std::move(done.error()));
-  return e;
-}
-
-std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope& e) {
-  auto root = parse_dom(bytes);
+// decode_into(), the bytes parsed.
+std::expected<void, DecodeFailure> decode_parsed(std::expected<element, JsonError> root, Envelope& e) {
   if (!root) {
     return std::unexpected(DecodeFailure{DecodeError::malformed_json, std::string(to_string(root.error()))});
   }
@@ -142,6 +132,25 @@ std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope&
   // Every reader sees the current version of each type; the bytes in the log stay as written.
   if (auto up = upcasters().upcast(e); !up) return bad("upcast: " + up.error());
   return {};
+}
+
+}  // namespace
+
+// The envelope is read straight from simdjson's DOM; only `data` becomes a Json. Of duplicate
+// members the last counts, as parse_json would have it.
+std::expected<Envelope, DecodeFailure> decode(std::string_view bytes) {
+  Envelope e;
+  if (auto done = decode_into(bytes, e); !done) return std::unexpected(std::move(done.error()));
+  return e;
+}
+
+std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope& e) {
+  return decode_parsed(parse_dom(bytes), e);
+}
+
+static_assert(kDecodePadding >= kJsonPadding);
+std::expected<void, DecodeFailure> decode_padded_into(std::string_view bytes, Envelope& e) {
+  return decode_parsed(parse_dom_padded(bytes), e);
 }
 
 }  // namespace apexloop::events

@@ -121,5 +121,36 @@ TEST(Codec, DecodingIntoAUsedEnvelopeGivesWhatAFreshDecodeGives) {
   EXPECT_FALSE(decode_into("not json", into).has_value());
 }
 
+// A replay's decoders parse each message where it lies in one buffer of messages back to back,
+// the next message (or, after the last, the padding) being what simdjson reads past its end.
+TEST(Codec, DecodingInPlaceBetweenOtherMessagesGivesWhatAFreshDecodeGives) {
+  Envelope other = sample();
+  other.type = "record.deleted";
+  other.data = *parse_json(R"({"database":"projects","record_id":"0190a000-0000-7000-8000-000000000002"})");
+  const std::vector<std::string> messages = {encode(sample()), "{\"not\":\"an envelope\"}", encode(other), "{",
+                                             encode(sample())};
+  std::string packed;
+  std::vector<std::size_t> ends;
+  for (const auto& m : messages) {
+    packed += m;
+    ends.push_back(packed.size());
+  }
+  packed.append(kDecodePadding, ' ');
+  Envelope into;
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const std::string_view value(packed.data() + begin, ends[i] - begin);
+    begin = ends[i];
+    auto fresh = decode(messages[i]);
+    auto done = decode_padded_into(value, into);
+    ASSERT_EQ(done.has_value(), fresh.has_value()) << messages[i];
+    if (fresh) {
+      EXPECT_EQ(into, *fresh) << messages[i];
+    } else {
+      EXPECT_EQ(done.error().kind, fresh.error().kind) << messages[i];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace apexloop::events

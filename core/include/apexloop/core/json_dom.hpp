@@ -15,6 +15,11 @@ namespace apexloop {
 // Parses with this thread's parser (parse_json uses it too); the element is valid until the next
 // parse on this thread.
 [[nodiscard]] std::expected<simdjson::dom::element, JsonError> parse_dom(std::string_view text);
+// What simdjson may read past the end of a text: kJsonPadding bytes.
+inline constexpr std::size_t kJsonPadding = simdjson::SIMDJSON_PADDING;
+// The same for a text followed by at least kJsonPadding bytes of its own buffer (whatever they
+// hold): parsed where it lies, not copied first.
+[[nodiscard]] std::expected<simdjson::dom::element, JsonError> parse_dom_padded(std::string_view text);
 
 // An owned copy of a parsed element.
 [[nodiscard]] Json from_dom(simdjson::dom::element el);

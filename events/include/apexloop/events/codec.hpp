@@ -26,5 +26,9 @@ struct DecodeFailure {
 // message after message into the same envelopes allocates little). On failure `out` is left
 // half-written.
 [[nodiscard]] std::expected<void, DecodeFailure> decode_into(std::string_view bytes, Envelope& out);
+// The same for bytes followed by at least kDecodePadding bytes of their own buffer, whatever those
+// hold (the next message, say): parsed where they lie, not copied first.
+inline constexpr std::size_t kDecodePadding = 64;
+[[nodiscard]] std::expected<void, DecodeFailure> decode_padded_into(std::string_view bytes, Envelope& out);
 
 }  // namespace apexloop::events
