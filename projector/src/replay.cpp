@@ -135,6 +135,10 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
     auto cfg = kafka;
     cfg.extra.emplace("queued.min.messages", "10000000");
     cfg.extra.emplace("queued.max.messages.kbytes", "262144");
+    // Fetches of up to 16 MB, not 1 MB: a sixteenth of the requests, wake-ups and buffers for
+    // the same bytes. Back to back on a fresh broker the replay took ~0.35 s less (3.54-3.66 s
+    // against 3.99-4.06 s; 4 MB came in between, 50 MB no better).
+    cfg.extra.emplace("max.partition.fetch.bytes", "16777216");
     auto consumer = events::Consumer::create(cfg, "apexloop-replay");
     if (!consumer) return std::unexpected(consumer.error());
     if (auto a = (*consumer)->assign_all((*store)->offsets(), 10s); !a) return std::unexpected(a.error());

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <expected>
-#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +56,7 @@ struct StoreOptions {
 };
 
 struct PendingWrites;  // a batch's writes before RocksDB has them (store.cpp)
+class BatchWriter;     // the thread that hands them to RocksDB (store.cpp)
 class WrittenKeys;
 
 // A message from the log, decoded (and upcast): what the projection applies.
@@ -102,12 +102,12 @@ class ReadModelStore {
 
  private:
   StoreOptions options_;
-  std::future<std::string> writing_;                     // the batch RocksDB is taking ("" once taken)
-  std::unique_ptr<const PendingWrites> written_;       // its writes
-  std::unique_ptr<WrittenKeys> written_keys_;           // with filter_written_keys, on an empty store
-  std::string failed_;                                   // a write that failed: the store is done
-  double write_secs_ = 0;                                // written by the batch's thread before it ends
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<WrittenKeys> written_keys_;           // with filter_written_keys, on an empty store
+  std::unique_ptr<BatchWriter> writer_;                 // RocksDB taking the last applied batch
+  std::unique_ptr<const PendingWrites> written_;       // its writes, until it has them
+  std::string failed_;                                   // a write that failed: the store is done
+  double write_secs_ = 0;                                // the writer's, read after sync()
   std::map<std::int32_t, std::int64_t> offsets_;
   Projection projection_;
 };
