@@ -11,16 +11,6 @@ namespace apexloop {
 namespace projector {
 namespace {
 
-// The record's fields as the internal view serves them now (every field), if it exists.
-std::optional<Json::Object> current_fields(KvView& kv, std::string_view ws, std::string_view db, std::string_view id) {
-  auto served = served_record(kv, ws, keys::kInternalSet, "", db, id);
-  if (!served) return std::nullopt;
-  auto j = parse_json(*served);
-  const Json* fields = j ? j->find("fields") : nullptr;
-  if (fields == nullptr || !fields->is_object()) return std::nullopt;
-  return fields->as_object();
-}
-
 // One entry, its keys in the order a Json::Object keeps them (sorted), so it reads exactly as
 // one built from a Json value would. `changes` and `owner` are JSON text.
 void write_entry(std::string& entry, std::string_view actor_id, std::string_view actor_kind, std::string_view at,
@@ -60,7 +50,8 @@ void add_change(std::string& changes, std::string_view key, std::string_view sid
 
 }  // namespace
 
-std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, const WorkspaceState& ws, KvView& kv) {
+std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, const WorkspaceState& ws,
+                                             const StoredRecord* before) {
   const bool created = e.type == event_type::record_created;
   const bool updated = e.type == event_type::record_updated;
   const bool deleted = e.type == event_type::record_deleted;
@@ -76,13 +67,20 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
   std::string changes;
   changes.reserve(512);
   changes.push_back('{');
-  const Json* owner = nullptr;
-  std::optional<Json::Object> now;  // the fields before this event, when it must be read
+  // The owner's JSON text when it is a string, else null.
+  std::string owner = "null";
+  const auto owner_from = [&](const Json* v) {
+    if (v != nullptr && v->is_string()) owner = to_json(*v);
+  };
+  const auto owner_before = [&] {
+    const std::string* text = before->field(owner_key);
+    if (text != nullptr && text->starts_with('"')) owner = *text;  // kept as to_json() wrote it
+  };
   if (created) {
     const Json* fields = e.data.find("fields");
     if (fields == nullptr || !fields->is_object()) return std::nullopt;
     for (const auto& [k, v] : fields->as_object()) add_change(changes, k, "after", to_json(v));
-    owner = fields->find(owner_key);
+    owner_from(fields->find(owner_key));
   } else if (updated) {
     const Json* c = e.data.find("changes");
     if (c == nullptr || !c->is_object()) return std::nullopt;
@@ -93,23 +91,21 @@ std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, co
       write_json(changes, v);
     }
     if (const Json* oc = c->find(owner_key)) {
-      owner = oc->find("after");
-    } else if (!owner_key.empty()) {
-      now = current_fields(kv, ws.id, db_key, id);
-      if (now && now->contains(owner_key)) owner = &now->at(owner_key);
+      owner_from(oc->find("after"));
+    } else if (!owner_key.empty() && before != nullptr) {
+      owner_before();
     }
   } else {
     // A deletion removes every field: its entry shows what was there, so the history is complete
     // without the reader having to fold earlier entries.
-    now = current_fields(kv, ws.id, db_key, id);
-    if (!now) return std::nullopt;
-    for (const auto& [k, v] : *now) add_change(changes, k, "before", to_json(v));
-    if (now->contains(owner_key)) owner = &now->at(owner_key);
+    if (before == nullptr) return std::nullopt;
+    for (const auto& [k, text] : before->fields) add_change(changes, k, "before", text);
+    if (!owner_key.empty()) owner_before();
   }
   changes.push_back('}');
   std::string entry;
-  write_entry(entry, e.actor.id, e.actor.kind, format_timestamp(e.at), changes, e.id,
-              owner != nullptr && owner->is_string() ? to_json(*owner) : "null", to_string(at), e.seq, e.type);
+  write_entry(entry, e.actor.id, e.actor.kind, format_timestamp(e.at), changes, e.id, owner, to_string(at), e.seq,
+              e.type);
   return PendingHistory{keys::history(ws.id, db_key, id, e.seq), std::move(entry)};
 }
 

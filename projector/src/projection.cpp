@@ -1327,7 +1327,11 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   // Read before this event changes the record. A creation's own entry is kept in the record
   // (history.hpp), and written out by the record's first change, with that change's entry.
   const bool carried = carries_creation(e);
-  const auto history = carried ? std::nullopt : prepare_history(e, at, ws, kv);
+  std::optional<StoredRecord> before;  // the record an update or a deletion changes, read once
+  if ((e.type == event_type::record_updated || e.type == event_type::record_deleted) && db != nullptr) {
+    before = load_record(kv, w, db_key, id);
+  }
+  const auto history = carried ? std::nullopt : prepare_history(e, at, ws, before ? &*before : nullptr);
   std::optional<PendingHistory> creation;
   if (e.type == event_type::record_created) {
     const Json* fields = d.find("fields");
@@ -1356,7 +1360,6 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
   } else if (e.type == event_type::record_updated) {
     const Json* changes = d.find("changes");
     if (changes == nullptr || !changes->is_object()) return std::unexpected("record.updated without changes");
-    auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("update of an unknown record");
     if (before->version + 1 != e.seq) return std::unexpected("record.updated out of sequence");
     creation = carried_history(w, db_key, *before);
@@ -1374,7 +1377,6 @@ std::expected<void, std::string> Projection::apply(const Envelope& e, Position a
     step.write_internal(*db, &*before, &after);
     step.reproject_record(*db, &*before, &after);
   } else if (e.type == event_type::record_deleted) {
-    auto before = db == nullptr ? std::nullopt : load_record(kv, w, db_key, id);
     if (!before) return std::unexpected("delete of an unknown record");
     creation = carried_history(w, db_key, *before);
     Step step(ws, kv, e.at, memo);

@@ -95,7 +95,7 @@ TEST_F(HistoryTest, ACreationsEntryIsCarriedByTheRecordUntilItsFirstChange) {
   const Envelope created = ev("record.created", 1, rec(R"("fields":{"title":"Printer","owner":")" + kAcme + R"("}})"));
   ASSERT_TRUE(carries_creation(created));
   // What writing it at once gives.
-  const auto written = prepare_history(created, Position{1, offset}, *schema.workspace(kWs), kv);
+  const auto written = prepare_history(created, Position{1, offset}, *schema.workspace(kWs), nullptr);
   ASSERT_TRUE(written.has_value());
 
   apply(created);

@@ -3,10 +3,12 @@
 // (KAFKA_BOOTSTRAP), then times replay_until() from offset 0 into an empty directory: Kafka
 // consumer, decode + upcast, the real projection and RocksDB, exactly what deploy/replay.sh runs.
 // Not a test: it reports, it does not assert.
-//   replay_bench [events=1000000] [clients=200] [policy=0]
+//   replay_bench [events=1000000] [clients=200] [policy=0] [updates=0]
 // With policy=1 the workspace also has a portal role and a policy for the whole client type, so
 // every record is projected into its client's set as well (and notifies it): the shape of a real
-// portal's log, where policy=0 measures the internal models alone.
+// portal's log, where policy=0 measures the internal models alone. With updates=P, P% of the
+// record events are record.updated of an earlier record picked at random (seeded): each reads
+// that record back from the store, wherever it lies by then.
 // APEXLOOP_BENCH_KEEP=1 keeps the replayed store and prints where (to look at its keys).
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <ctime>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "apexloop/core/json.hpp"
 #include "apexloop/core/workspace.hpp"
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
   const std::uint64_t events_wanted = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const int clients = argc > 2 ? std::atoi(argv[2]) : 200;
   const bool policy = argc > 3 && std::atoi(argv[3]) != 0;
+  const std::uint64_t update_pct = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 0;
   auto cfg = events::KafkaConfig::from_env();
   cfg.topic = "apexloop.bench.replay." + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr));
   cfg.partitions = 1;
@@ -113,7 +117,23 @@ int main(int argc, char** argv) {
     log.commit(decide_set_policy(log.ws(), "type:retainer", "stakeholder", "projects",
                                  *parse_json(R"({"read":{"columns":["title","status"]}})")));
   }
-  for (std::uint64_t r = 0; log.count() < events_wanted; ++r) {
+  std::vector<std::uint64_t> versions;  // of each record created so far
+  std::uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  while (log.count() < events_wanted) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;  // a fixed sequence: every run appends the same log
+    if (!versions.empty() && (rng >> 33) % 100 < update_pct) {
+      const std::uint64_t u = (rng >> 7) % versions.size();
+      const std::string id = id_of(u);
+      const bool was_open = versions[u] % 2 == 1;  // status flips with each update
+      log.add("record.updated", "record/projects/" + id, ++versions[u],
+              Json(Json::Object{{"database", "projects"},
+                                {"record_id", id},
+                                {"changes", Json(Json::Object{{"status", Json(Json::Object{{"before", was_open ? "open" : "done"},
+                                                                                         {"after", was_open ? "done" : "open"}})}})}}));
+      continue;
+    }
+    const std::uint64_t r = versions.size();
+    versions.push_back(1);
     const std::string id = id_of(r);
     log.add("record.created", "record/projects/" + id, 1,
             Json(Json::Object{{"database", "projects"},

@@ -38,10 +38,12 @@ struct PendingHistory {
   std::string entry;  // JSON
 };
 
-// For record.created/updated/deleted of a known database: the entry to write, read from `kv`
-// before the event changes it. Nothing for any other event.
+// For record.created/updated/deleted of a known database: the entry to write. `before` is the
+// record as stored before the event (null for a creation, or a record that does not exist): the
+// owner of an update that leaves it, and every field a deletion removes, are taken from it.
+// Nothing for any other event.
 [[nodiscard]] std::optional<PendingHistory> prepare_history(const Envelope& e, Position at, const WorkspaceState& ws,
-                                                            KvView& kv);
+                                                            const StoredRecord* before);
 
 void commit_history(const std::optional<PendingHistory>& h, KvView& kv);
 
