@@ -118,8 +118,6 @@ std::vector<std::string> keys_of(const Json::Object& o) {
   return out;
 }
 
-// The order std::map<std::string, Json, std::less<>> kept, which the bytes we store depend on:
-// bytes compared unsigned, a prefix first.
 // A reader refills one Json with document after document: each must come out exactly as a fresh
 // parse gives it, whatever the Json held before (other kinds at the same place, longer and
 // shorter strings, arrays and objects that grow and shrink, keys out of order and repeated).
@@ -149,6 +147,8 @@ TEST(Json, AssigningFromDomIntoAUsedValueGivesWhatAFreshParseGives) {
   }
 }
 
+// The order std::map<std::string, Json, std::less<>> kept, which the bytes we store depend on:
+// bytes compared unsigned, a prefix first.
 TEST(JsonObject, KeepsKeysInTheOrderAMapDid) {
   const Json::Object o{{"b", 1}, {"a", 2}, {"B", 3}, {"\xc3\xa9", 4}, {"ab", 5}, {"", 6}, {"a\x7f", 7}};
   EXPECT_EQ(keys_of(o), (std::vector<std::string>{"", "B", "a", "ab", "a\x7f", "b", "\xc3\xa9"}));

@@ -11,12 +11,12 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
+#include <memory_resource>
 #include <mutex>
 #include <thread>
 #include <utility>
-#include <memory_resource>
 
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
@@ -453,6 +453,12 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   return o;
 }
 
+rocksdb::WriteOptions write_options(const StoreOptions& options) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !options.write_ahead_log;
+  return wo;
+}
+
 }  // namespace
 
 // One thread, for as long as the store is open, that hands each applied batch to RocksDB while
@@ -461,7 +467,8 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
 // each batch with a new thread and an empty buffer: 500 of each for a million events.
 class BatchWriter {
  public:
-  BatchWriter(rocksdb::DB& db, WrittenKeys* written_keys) : db_(db), written_keys_(written_keys) {
+  BatchWriter(rocksdb::DB& db, const rocksdb::WriteOptions& wo, WrittenKeys* written_keys)
+      : db_(db), wo_(wo), written_keys_(written_keys) {
     thread_ = std::thread([this] { run(); });
   }
   ~BatchWriter() {
@@ -476,11 +483,10 @@ class BatchWriter {
   BatchWriter& operator=(const BatchWriter&) = delete;
 
   // Starts writing `pending` (which must outlive the write); none may be in flight.
-  void start(const Pending& pending, const rocksdb::WriteOptions& wo) {
+  void start(const Pending& pending) {
     {
       std::lock_guard lock(mu_);
       job_ = &pending;
-      wo_ = wo;
     }
     changed_.notify_all();
   }
@@ -500,14 +506,13 @@ class BatchWriter {
       changed_.wait(lock, [&] { return closing_ || job_ != nullptr; });
       if (job_ == nullptr) return;  // closing, and nothing in flight
       const Pending& pending = *job_;
-      const rocksdb::WriteOptions wo = wo_;
       lock.unlock();
       const auto t = std::chrono::steady_clock::now();
       std::string error;
       batch_.Clear();
       try {
         write_pending(pending, written_keys_, batch_, hashes_);
-        if (const auto st = db_.Write(wo, &batch_); !st.ok()) error = "rocksdb write: " + st.ToString();
+        if (const auto st = db_.Write(wo_, &batch_); !st.ok()) error = "rocksdb write: " + st.ToString();
       } catch (const std::exception& ex) {
         error = ex.what();
       }
@@ -522,6 +527,7 @@ class BatchWriter {
 
   static constexpr std::size_t kKeptBytes = std::size_t{16} << 20;
   rocksdb::DB& db_;
+  const rocksdb::WriteOptions wo_;
   WrittenKeys* const written_keys_;
   // Only the writer thread touches these.
   rocksdb::WriteBatch batch_;
@@ -530,7 +536,6 @@ class BatchWriter {
   std::mutex mu_;
   std::condition_variable changed_;
   const Pending* job_ = nullptr;  // the write in flight, until RocksDB has it
-  rocksdb::WriteOptions wo_;
   bool closing_ = false;
   std::string error_;
   std::thread thread_;  // last: it starts once the rest is set up
@@ -570,7 +575,7 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   } catch (const std::exception& ex) {
     return std::unexpected(ex.what());
   }
-  store->writer_ = std::make_unique<BatchWriter>(*raw, store->written_keys_.get());
+  store->writer_ = std::make_unique<BatchWriter>(*raw, write_options(options), store->written_keys_.get());
   return store;
 }
 
@@ -592,13 +597,18 @@ std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db) {
 ReadModelStore::~ReadModelStore() { (void)sync(); }
 
 std::expected<void, std::string> ReadModelStore::sync() {
-  if (!written_) return failed_.empty() ? std::expected<void, std::string>() : std::unexpected(failed_);
-  std::string error = writer_->wait();
-  write_secs_ = writer_->secs();
-  written_.reset();
-  if (!error.empty()) failed_ = std::move(error);
+  if (written_) {
+    std::string error = writer_->wait();
+    written_.reset();
+    if (!error.empty()) failed_ = std::move(error);
+  }
   if (!failed_.empty()) return std::unexpected(failed_);
   return {};
+}
+
+double ReadModelStore::write_secs() {
+  (void)sync();
+  return writer_->secs();
 }
 
 rocksdb::DB* ReadModelStore::db() {
@@ -622,8 +632,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::
   BatchStats stats;
   const auto t0 = std::chrono::steady_clock::now();
   // While RocksDB takes the previous batch (on its own thread), this one is projected over it.
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = !options_.write_ahead_log;
+  const rocksdb::WriteOptions wo = write_options(options_);
   BatchKv kv(*db_, written_.get(), wo, written_keys_.get());
   auto next = offsets_;
   try {
@@ -668,7 +677,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::
   // The batch is copied into a WriteBatch on the writer's thread too. Its pending writes stay
   // as they are (the next batch reads through them) until the next sync(), which waits for that
   // write: so its keys are in the filter of written keys before they are read past them.
-  writer_->start(*written_, wo);
+  writer_->start(*written_);
   stats.projecting_secs = std::chrono::duration<double>(t1 - t0).count();
   stats.writing_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   offsets_ = std::move(next);

@@ -95,10 +95,7 @@ class ReadModelStore {
   rocksdb::DB* db();
 
   // Time RocksDB spent taking the batches (on its own thread), once every applied batch is in.
-  [[nodiscard]] double write_secs() {
-    (void)sync();
-    return write_secs_;
-  }
+  [[nodiscard]] double write_secs();
 
  private:
   StoreOptions options_;
@@ -107,7 +104,6 @@ class ReadModelStore {
   std::unique_ptr<BatchWriter> writer_;                 // RocksDB taking the last applied batch
   std::unique_ptr<const PendingWrites> written_;       // its writes, until it has them
   std::string failed_;                                   // a write that failed: the store is done
-  double write_secs_ = 0;                                // the writer's, read after sync()
   std::map<std::int32_t, std::int64_t> offsets_;
   Projection projection_;
 };
