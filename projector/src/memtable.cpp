@@ -10,13 +10,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
+#include <string_view>
 #include <vector>
 
 namespace apexloop::projector {
 namespace {
 
 using rocksdb::Slice;
+
+// A store's entries take ~300 bytes of a memtable each: about one entry a bucket.
+constexpr std::size_t kBytesPerBucket = 256;
 
 static_assert(std::endian::native == std::endian::little, "RocksDB's fixed-width integers are read in place");
 
@@ -64,14 +69,38 @@ Slice lookup_target(const rocksdb::LookupKey& k) {
   return key;
 }
 
-// A node is its entry, with its links laid out just before it in the memtable's arena: the link
-// at level i is the (i + 1)-th pointer-sized word before the entry. A link holds the next node's
-// entry. Until the node is linked in, its level-0 link holds its height instead.
+// A node is its entry, with two kinds of links laid out just before it in the memtable's arena.
+// The word right before the entry chains the node into its hash bucket (see Chained). Before
+// that come the skip list's links: the link at level i is the (i + 2)-th pointer-sized word
+// before the entry, and holds the next node's entry. Until the node is linked in, its level-0
+// link holds its height instead.
 using Link = std::atomic<const char*>;
 
 Link& link(const char* node, int level) {
-  return *(reinterpret_cast<Link*>(const_cast<char*>(node)) - 1 - level);
+  return *(reinterpret_cast<Link*>(const_cast<char*>(node)) - 2 - level);
 }
+
+// A bucket's first node, or a node's next in its bucket, with the top 16 bits of the node's
+// hash beside the pointer (user-space addresses fit in 48 bits): a lookup passes over the
+// other keys of its bucket without reading their entries.
+using Chained = std::atomic<std::uintptr_t>;
+constexpr int kTagShift = 48;
+constexpr std::uintptr_t kPointerBits = (std::uintptr_t{1} << kTagShift) - 1;
+
+Chained& chain(const char* node) { return *(reinterpret_cast<Chained*>(const_cast<char*>(node)) - 1); }
+std::uintptr_t chained(const char* node, std::uint64_t hash) {
+  const auto at = reinterpret_cast<std::uintptr_t>(node);
+  if ((at & ~kPointerBits) != 0) {  // (Linux maps nothing there unless asked to)
+    std::fputs("apexloop memtable: a node lies above 2^48, where its hash tag would go\n", stderr);
+    std::abort();
+  }
+  return at | (static_cast<std::uintptr_t>(hash >> kTagShift) << kTagShift);
+}
+const char* node_of(std::uintptr_t c) { return reinterpret_cast<const char*>(c & kPointerBits); }
+bool tag_matches(std::uintptr_t c, std::uint64_t hash) { return (c >> kTagShift) == (hash >> kTagShift); }
+
+Slice user_key(const Slice& internal) { return {internal.data(), internal.size() - 8}; }
+std::uint64_t hash_of(const Slice& user) { return memtable_hash(std::string_view(user.data(), user.size())); }
 
 // RocksDB destroys an iterator it asked to have placed in an arena but never frees it (an
 // arena goes all at once). Ours are placed in blocks kept per thread instead: a block goes back
@@ -139,19 +168,28 @@ class SkipListRep final : public rocksdb::MemTableRep {
  public:
   static constexpr int kMaxHeight = 16;
 
-  explicit SkipListRep(rocksdb::Allocator* allocator) : MemTableRep(allocator) {
+  // `buckets`: a power of two.
+  SkipListRep(rocksdb::Allocator* allocator, std::size_t buckets) : MemTableRep(allocator), mask_(buckets - 1) {
     for (int i = 0; i < kMaxHeight; ++i) new (head_links_ + i) Link(nullptr);
     prev_.fill(head());
+    // From the memtable's arena, so that RocksDB counts it in the memtable's size.
+    char* raw = nullptr;
+    MemTableRep::Allocate(sizeof(Chained) * buckets + alignof(Chained) - 1, &raw);
+    const auto aligned = (reinterpret_cast<std::uintptr_t>(raw) + alignof(Chained) - 1) & ~(alignof(Chained) - 1);
+    buckets_ = reinterpret_cast<Chained*>(aligned);
+    for (std::size_t i = 0; i < buckets; ++i) new (buckets_ + i) Chained(0);
   }
 
   // Room for the node of an entry of `len` bytes, its height drawn now.
   rocksdb::KeyHandle Allocate(const std::size_t len, char** buf) override {
     const int height = random_height();
+    const std::size_t words = static_cast<std::size_t>(height) + 1;  // its links and its chain
     char* raw = nullptr;
-    MemTableRep::Allocate(sizeof(Link) * height + len + alignof(Link) - 1, &raw);  // the memtable's arena
+    MemTableRep::Allocate(sizeof(Link) * words + len + alignof(Link) - 1, &raw);  // the memtable's arena
     const auto aligned = (reinterpret_cast<std::uintptr_t>(raw) + alignof(Link) - 1) & ~(alignof(Link) - 1);
-    char* node = reinterpret_cast<char*>(aligned) + sizeof(Link) * height;
+    char* node = reinterpret_cast<char*>(aligned) + sizeof(Link) * words;
     for (int i = 0; i < height; ++i) new (&link(node, i)) Link(nullptr);
+    new (&chain(node)) Chained(0);
     link(node, 0).store(reinterpret_cast<const char*>(static_cast<std::uintptr_t>(height)), std::memory_order_relaxed);
     *buf = node;
     return node;
@@ -163,13 +201,29 @@ class SkipListRep final : public rocksdb::MemTableRep {
     const char* x = static_cast<const char*>(handle);
     const int height = static_cast<int>(reinterpret_cast<std::uintptr_t>(link(x, 0).load(std::memory_order_relaxed)));
     const Slice key = internal_key(x);
+    const std::uint64_t hash = hash_of(user_key(key));
+    Chained& bucket = buckets_[hash & mask_];
+    __builtin_prefetch(&bucket, 1);  // on its way while the list is searched
     const int top = max_height_.load(std::memory_order_relaxed);
-    // prev_ holds, level by level, where the last insert went in. Climb to the lowest level at
-    // which it still brackets the key (level 0 when keys come in order), then search down from
-    // there. The levels above keep their nodes: each lies at or before the one it climbed to,
-    // and its next at that level is no nearer than that one's, so it brackets the key too.
+    // prev_ holds, level by level, where the last insert went in. Find the lowest level at which
+    // it still brackets the key (level 0 when keys come in order; `top` when none does), then
+    // search down from there. The levels above keep their nodes: each lies at or before the one
+    // below it, and its next at that level is no nearer than that one's, so it brackets the key
+    // too. That makes the levels that bracket a run up to the top: after level 0, the lowest is
+    // found by halving (a key far from the last costs ~4 checks, not one per level).
     int level = 0;
-    while (level < top && !brackets(prev_[level], level, key)) ++level;
+    if (top > 0 && !brackets(prev_[0], 0, key)) {
+      int lo = 1, hi = top;  // the lowest level that brackets is in [lo, hi]
+      while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (brackets(prev_[mid], mid, key)) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      level = lo;
+    }
     const char* p = level < top ? prev_[level] : head();
     for (int i = std::min(level, top) - 1; i >= 0; --i) {
       for (const char* next = link(p, i).load(std::memory_order_relaxed);
@@ -188,11 +242,23 @@ class SkipListRep final : public rocksdb::MemTableRep {
       link(prev_[i], i).store(x, std::memory_order_release);
       prev_[i] = x;
     }
+    // Into its bucket only once it is in the list: a node found by its hash is in the list too.
+    chain(x).store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    bucket.store(chained(x, hash), std::memory_order_release);
   }
 
+  // A point read, as a seek to `k` would answer it, without the seek. Its key's versions lie
+  // together in the list, newest first, and the version found through the hash is the newest
+  // there is to find: a newer one may be going in right now, but this read cannot see it (RocksDB
+  // publishes a write's sequence number only after the write is in the memtable). So the read
+  // starts there and steps past the versions newer than it looks for. No version here: nothing
+  // to hand RocksDB (a seek would land on another key, which RocksDB would pass over).
   // (RocksDB's default Get leaks the iterator it reads through.)
   void Get(const rocksdb::LookupKey& k, void* args, bool (*take)(void* args, const char* entry)) override {
-    for (const char* n = seek(lookup_target(k)); n != nullptr && take(args, n); n = next(n)) {
+    const Slice key = lookup_target(k);
+    const char* n = newest(user_key(key));
+    while (n != nullptr && compare(internal_key(n), key) < 0) n = next(n);
+    for (; n != nullptr && take(args, n); n = next(n)) {
     }
   }
 
@@ -257,8 +323,21 @@ class SkipListRep final : public rocksdb::MemTableRep {
   static const char* next(const char* node) { return link(node, 0).load(std::memory_order_acquire); }
 
  private:
-  // The head is a node without an entry: its links are head_links_, read backwards from the end.
-  const char* head() const { return reinterpret_cast<const char*>(head_links_ + kMaxHeight); }
+  // The head is a node without an entry: its links are head_links_, read backwards from the end
+  // (less the chain word a node has before its entry: the head is in no bucket).
+  const char* head() const { return reinterpret_cast<const char*>(head_links_ + kMaxHeight + 1); }
+
+  // The newest node of the user key `user`, or null when the key is not here.
+  const char* newest(const Slice& user) const {
+    const std::uint64_t hash = hash_of(user);
+    for (std::uintptr_t c = buckets_[hash & mask_].load(std::memory_order_acquire); c != 0;
+         c = chain(node_of(c)).load(std::memory_order_acquire)) {
+      if (!tag_matches(c, hash)) continue;
+      const char* n = node_of(c);
+      if (user_key(internal_key(n)) == user) return n;
+    }
+    return nullptr;
+  }
 
   bool brackets(const char* p, int level, const Slice& key) const {
     if (p != head() && compare(internal_key(p), key) >= 0) return false;
@@ -275,9 +354,12 @@ class SkipListRep final : public rocksdb::MemTableRep {
     return std::min(1 + run, kMaxHeight);
   }
 
-  alignas(Link) std::byte head_links_storage_[sizeof(Link) * kMaxHeight];
+  alignas(Link) std::byte head_links_storage_[sizeof(Link) * (kMaxHeight + 1)];
   Link* const head_links_ = reinterpret_cast<Link*>(head_links_storage_);
   std::atomic<int> max_height_{1};
+  // Every node, by the hash of its user key: buckets_[hash & mask_] and on through chain().
+  const std::size_t mask_;
+  Chained* buckets_ = nullptr;
   // Writer-only state.
   std::array<const char*, kMaxHeight> prev_{};
   std::uint64_t rng_ = 0x9E3779B97F4A7C15ull;
@@ -298,18 +380,26 @@ void Iter::SeekToLast() { node_ = list_.last(); }
 
 class Factory final : public rocksdb::MemTableRepFactory {
  public:
+  explicit Factory(std::size_t buckets) : buckets_(buckets) {}
   const char* Name() const override { return "apexloop.OrderedMemtable"; }
   using MemTableRepFactory::CreateMemTableRep;
   rocksdb::MemTableRep* CreateMemTableRep(const rocksdb::MemTableRep::KeyComparator& /*bytewise*/,
                                           rocksdb::Allocator* allocator, const rocksdb::SliceTransform*,
                                           rocksdb::Logger*) override {
-    return new SkipListRep(allocator);
+    return new SkipListRep(allocator, buckets_);
   }
   bool IsInsertConcurrentlySupported() const override { return false; }
+
+ private:
+  const std::size_t buckets_;
 };
 
 }  // namespace
 
-std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable() { return std::make_shared<Factory>(); }
+std::uint64_t memtable_hash(std::string_view user_key) { return std::hash<std::string_view>{}(user_key); }
+
+std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes) {
+  return std::make_shared<Factory>(std::bit_ceil(std::max<std::size_t>(write_buffer_bytes / kBytesPerBucket, 1024)));
+}
 
 }  // namespace apexloop::projector

@@ -420,8 +420,6 @@ void ForkKv::scan(std::string_view prefix, const std::function<void(std::string_
   merged_scan(*it, prefix, mine, dropped, fn);
 }
 
-constexpr double kMemtableBloomRatio = 0.05;  // of the memtable's size
-
 rocksdb::Options base_options(const StoreOptions& options = {}) {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -436,13 +434,6 @@ rocksdb::Options base_options(const StoreOptions& options = {}) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(128u << 20);
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // A record's first write asks whether it exists already: a bloom filter over the memtable's
-  // keys answers most such misses without walking its skip list. (A store that filters the keys
-  // it wrote has none of those misses: open() turns it on when that store was not empty.)
-  if (!options.filter_written_keys) {
-    o.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
-    o.memtable_whole_key_filtering = true;
-  }
   o.write_buffer_size = options.write_buffer_bytes;
   o.disable_auto_compactions = !options.compact;
   o.max_write_buffer_number = options.write_buffers;
@@ -549,7 +540,9 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   // where the last went in (see memtable.hpp), one writer at a time. Readers (secondaries) keep
   // RocksDB's own: they insert only what they catch up on, and its lookups are better tuned
   // for reads (the read bench served ~15% fewer requests through ours).
-  o.memtable_factory = ordered_memtable();
+  // Its hash index answers a read of a key it does not hold (is this record new?) as a bloom
+  // filter would, and exactly: the store needs no memtable bloom filter.
+  o.memtable_factory = ordered_memtable(options.write_buffer_bytes);
   o.allow_concurrent_memtable_write = false;
   const auto s = rocksdb::DB::Open(o, dir, &raw);
   if (!s.ok()) return std::unexpected("rocksdb open " + dir + ": " + s.ToString());
@@ -561,13 +554,7 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
     std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
     it->SeekToFirst();
     if (!it->status().ok()) return std::unexpected("rocksdb read " + dir + ": " + it->status().ToString());
-    if (!it->Valid()) {
-      store->written_keys_ = std::make_unique<WrittenKeys>();
-    } else if (const auto bloom = raw->SetOptions({{"memtable_prefix_bloom_size_ratio", std::to_string(kMemtableBloomRatio)},
-                                                     {"memtable_whole_key_filtering", "true"}});
-               !bloom.ok()) {  // not empty (a rebuild resumed): no filter of ours, so RocksDB's
-      return std::unexpected("rocksdb options: " + bloom.ToString());
-    }
+    if (!it->Valid()) store->written_keys_ = std::make_unique<WrittenKeys>();  // (a resumed rebuild: none)
   }
   BatchKv kv(*raw);
   try {
@@ -751,6 +738,10 @@ std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const st
                                                                         const std::string& secondary_dir) {
   rocksdb::Options o = base_options();
   o.create_if_missing = false;
+  // Its memtables are RocksDB's own skip lists: a bloom filter over their keys answers a read of
+  // a key they do not hold without walking down the list.
+  o.memtable_prefix_bloom_size_ratio = 0.05;  // of the memtable's size
+  o.memtable_whole_key_filtering = true;
   rocksdb::DB* raw = nullptr;
   const auto s = rocksdb::DB::OpenAsSecondary(o, dir, secondary_dir, &raw);
   if (!s.ok()) return std::unexpected("rocksdb open secondary " + dir + ": " + s.ToString());

@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 namespace apexloop::projector {
 namespace {
@@ -28,7 +29,8 @@ class MemtableTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     rocksdb::Options o;
     o.create_if_missing = true;
-    o.memtable_factory = ordered_memtable();
+    // The fewest buckets there are: keys share them, so point reads walk their chains.
+    o.memtable_factory = ordered_memtable(0);
     o.allow_concurrent_memtable_write = false;
     o.write_buffer_size = 64u << 20;  // everything stays in the memtable unless a test flushes
     rocksdb::DB* raw = nullptr;
@@ -162,6 +164,61 @@ TEST_F(MemtableTest, ASnapshotSeesTheVersionsOfItsMoment) {
   EXPECT_EQ(seen, "k=one;k2=x;");
   it.reset();
   db_->ReleaseSnapshot(snap);
+}
+
+// A point read starts at the newest version of its key and steps past those newer than its
+// snapshot, over versions and deletions alike.
+TEST_F(MemtableTest, APointReadFindsItsVersionAmongMany) {
+  std::vector<const rocksdb::Snapshot*> snaps;
+  for (int v = 0; v < 40; ++v) {
+    const auto s = v % 7 == 3 ? db_->Delete({}, "key") : db_->Put({}, "key", "v" + std::to_string(v));
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(db_->Put({}, "key/" + std::to_string(v), "other").ok());  // a longer key after it
+    snaps.push_back(db_->GetSnapshot());
+  }
+  for (int v = 0; v < 40; ++v) {
+    rocksdb::ReadOptions at;
+    at.snapshot = snaps[v];
+    std::string got;
+    const auto s = db_->Get(at, "key", &got);
+    if (v % 7 == 3) {
+      EXPECT_TRUE(s.IsNotFound()) << v;
+    } else {
+      ASSERT_TRUE(s.ok()) << v << ": " << s.ToString();
+      EXPECT_EQ(got, "v" + std::to_string(v));
+    }
+    EXPECT_TRUE(db_->Get(at, "key/" + std::to_string(v + 1), &got).IsNotFound()) << v;
+    EXPECT_TRUE(db_->Get(at, "ke", &got).IsNotFound());  // a prefix of the key is another key
+  }
+  for (const auto* s : snaps) db_->ReleaseSnapshot(s);
+}
+
+// Keys that share a bucket and a tag are still told apart by their bytes.
+TEST_F(MemtableTest, KeysThatShareABucketAndATagAreToldApart) {
+  // Two keys whose hashes agree in their low 20 bits (the bucket, for up to 2^20 buckets) and top
+  // 16 (the tag): a birthday search over 36 bits, a few hundred thousand keys.
+  auto identity = [](std::uint64_t h) { return (h & ((std::uint64_t{1} << 20) - 1)) | ((h >> 48) << 20); };
+  auto key = [](int i) { return "rc/ws/db/" + std::to_string(i); };
+  std::unordered_map<std::uint64_t, int> seen;
+  seen.reserve(1 << 20);
+  std::string a, b;
+  for (int i = 0; a.empty(); ++i) {
+    ASSERT_LT(i, 4'000'000);
+    auto [it, fresh] = seen.emplace(identity(memtable_hash(key(i))), i);
+    if (!fresh) {
+      a = key(it->second);
+      b = key(i);
+    }
+  }
+  ASSERT_NE(a, b);
+  std::string got;
+  ASSERT_TRUE(db_->Put({}, a, "A").ok());
+  EXPECT_TRUE(db_->Get({}, b, &got).IsNotFound()) << a << " and " << b;
+  ASSERT_TRUE(db_->Put({}, b, "B").ok());
+  ASSERT_TRUE(db_->Get({}, a, &got).ok());
+  EXPECT_EQ(got, "A");
+  ASSERT_TRUE(db_->Get({}, b, &got).ok());
+  EXPECT_EQ(got, "B");
 }
 
 // Readers never lock: while one thread writes, another iterates and reads, and must always see

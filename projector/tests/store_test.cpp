@@ -359,8 +359,7 @@ TEST(Store, AStoreFilteringTheKeysItWroteEndsTheSameAsOneThatDoesNot) {
     auto store = ReadModelStore::open(dir, filtered);
     apply_in(**store, 0, all.size() / 2, 5);
   }
-  auto store = ReadModelStore::open(dir, filtered);
-  EXPECT_GT((*store)->db()->GetOptions().memtable_prefix_bloom_size_ratio, 0.0) << "RocksDB's memtable filter instead";
+  auto store = ReadModelStore::open(dir, filtered);  // not empty: no filter of written keys now
   apply_in(**store, all.size() / 2, all.size(), 5);
   EXPECT_EQ(hash_read_models(*(*store)->db()), hash) << "opened again half-way";
   store->reset();

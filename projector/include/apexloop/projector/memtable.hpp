@@ -3,7 +3,10 @@
 
 #include <rocksdb/memtablerep.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <string_view>
 
 namespace apexloop::projector {
 
@@ -12,9 +15,21 @@ namespace apexloop::projector {
 // This one is a plain single-writer skip list (readers never lock): an insert first climbs from
 // where the last one went in, so a batch written in key order costs a few comparisons a key.
 //
+// A point read goes to its key through a hash index of the user keys beside the list (one bucket
+// a cache line away, rarely a second node), not through ~70 comparisons down the list, most of
+// them cache misses: a replay that updates records reads each one back. A key that is not in
+// the memtable is answered by its bucket alone.
+//
 // It orders entries as RocksDB's bytewise comparator does (user keys byte by byte, then newest
 // first): the store never sets another comparator. It takes one writer at a time, so the DB must
-// run with allow_concurrent_memtable_write = false.
-std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable();
+// run with allow_concurrent_memtable_write = false. `write_buffer_bytes`, the DB's
+// write_buffer_size, sizes the hash index (about one bucket per entry; 8 bytes a bucket, taken
+// from the memtable's own memory).
+std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes);
+
+// The hash the index files a user key under: its low bits pick the bucket (at least 1,024 of
+// them), its top 16 bits tag the key in the bucket's chain. (Here for the tests, which need keys
+// that share both.)
+std::uint64_t memtable_hash(std::string_view user_key);
 
 }  // namespace apexloop::projector

@@ -13,8 +13,8 @@
 namespace apexloop::projector {
 
 // A bulk rebuild (a cold replay) mostly reads keys it has not written yet: is this record new,
-// has this set a generation. RocksDB answers each such miss through every memtable's filter and
-// every table file's, which costs more than the rest of the read. A store opened empty knows
+// has this set a generation. RocksDB answers each such miss through every memtable's index and
+// every table file's filter, which costs more than the rest of the read. A store opened empty knows
 // that nothing it did not write exists, so this filter answers those reads alone: "surely never
 // written" is final, "maybe" goes on to RocksDB as before.
 //
