@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -101,6 +102,15 @@ bool tag_matches(std::uintptr_t c, std::uint64_t hash) { return (c >> kTagShift)
 
 Slice user_key(const Slice& internal) { return {internal.data(), internal.size() - 8}; }
 std::uint64_t hash_of(const Slice& user) { return memtable_hash(std::string_view(user.data(), user.size())); }
+
+// The hashes of the keys this thread is about to insert (memtable_insert_hints), and how many
+// have gone in.
+struct InsertHints {
+  std::span<const std::uint64_t> hashes;
+  std::size_t next = 0;
+};
+thread_local InsertHints insert_hints;
+constexpr std::size_t kHintsAhead = 8;  // buckets fetched this many inserts ahead
 
 // RocksDB destroys an iterator it asked to have placed in an arena but never frees it (an
 // arena goes all at once). Ours are placed in blocks kept per thread instead: a block goes back
@@ -204,6 +214,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
     const std::uint64_t hash = hash_of(user_key(key));
     Chained& bucket = buckets_[hash & mask_];
     __builtin_prefetch(&bucket, 1);  // on its way while the list is searched
+    fetch_ahead(hash);
     const int top = max_height_.load(std::memory_order_relaxed);
     // prev_ holds, level by level, where the last insert went in. Find the lowest level at which
     // it still brackets the key (level 0 when keys come in order; `top` when none does), then
@@ -339,6 +350,22 @@ class SkipListRep final : public rocksdb::MemTableRep {
     return nullptr;
   }
 
+  // A bucket is a cache miss, and an insert in key order is over before it could arrive: with
+  // the hashes of the keys to come (memtable_insert_hints), the buckets of those a few inserts
+  // ahead are fetched now. Hints that stop matching the keys that come are dropped.
+  void fetch_ahead(std::uint64_t hash) const {
+    InsertHints& h = insert_hints;
+    if (h.next >= h.hashes.size()) return;
+    if (h.hashes[h.next] != hash) {
+      h = {};
+      return;
+    }
+    const std::size_t from = h.next == 0 ? 1 : h.next + kHintsAhead;  // the first insert starts the run
+    const std::size_t to = std::min(h.next + kHintsAhead + 1, h.hashes.size());
+    for (std::size_t i = from; i < to; ++i) __builtin_prefetch(&buckets_[h.hashes[i] & mask_], 1);
+    ++h.next;
+  }
+
   bool brackets(const char* p, int level, const Slice& key) const {
     if (p != head() && compare(internal_key(p), key) >= 0) return false;
     const char* next = link(p, level).load(std::memory_order_relaxed);
@@ -397,6 +424,8 @@ class Factory final : public rocksdb::MemTableRepFactory {
 }  // namespace
 
 std::uint64_t memtable_hash(std::string_view user_key) { return std::hash<std::string_view>{}(user_key); }
+
+void memtable_insert_hints(std::span<const std::uint64_t> hashes) { insert_hints = {hashes, 0}; }
 
 std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes) {
   return std::make_shared<Factory>(std::bit_ceil(std::max<std::size_t>(write_buffer_bytes / kBytesPerBucket, 1024)));

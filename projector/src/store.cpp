@@ -382,17 +382,15 @@ class BatchKv final : public KvView {
 // Copies a batch's pending writes into `batch`: the dropped prefixes first (what was written
 // under them since comes after, so the range deletions do not cover it), then the entries in key
 // order. `written_keys` (the store's filter, when it keeps one) has them from now on.
-// `hashes` is scratch space, reused from batch to batch.
+// `hashes` gets the hash of every key in the batch, in its order (deletions too: the filter
+// may say "maybe" of a key that is gone), for the memtable's insert hints; it is scratch space,
+// reused from batch to batch.
 void write_pending(const Pending& pending, WrittenKeys* written_keys, rocksdb::WriteBatch& batch,
                    std::vector<std::uint64_t>& hashes) {
-  if (written_keys != nullptr) {
-    hashes.clear();
-    hashes.reserve(pending.entries.size());
-    for (const auto& [k, v] : pending.entries) {
-      if (v) hashes.push_back(WrittenKeys::hash(k));
-    }
-    written_keys->add(hashes);
-  }
+  hashes.clear();
+  hashes.reserve(pending.entries.size());
+  for (const auto& entry : pending.entries) hashes.push_back(memtable_hash(entry.first));
+  if (written_keys != nullptr) written_keys->add(hashes);
   for (const auto p : pending.dropped) {
     const std::string end = prefix_end(p);
     if (end.empty()) throw std::logic_error("del_prefix past every key");
@@ -503,7 +501,10 @@ class BatchWriter {
       batch_.Clear();
       try {
         write_pending(pending, written_keys_, batch_, hashes_);
-        if (const auto st = db_.Write(wo_, &batch_); !st.ok()) error = "rocksdb write: " + st.ToString();
+        memtable_insert_hints(hashes_);
+        const auto st = db_.Write(wo_, &batch_);
+        memtable_insert_hints({});
+        if (!st.ok()) error = "rocksdb write: " + st.ToString();
       } catch (const std::exception& ex) {
         error = ex.what();
       }

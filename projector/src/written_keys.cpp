@@ -1,5 +1,7 @@
 #include "apexloop/projector/written_keys.hpp"
 
+#include "apexloop/projector/memtable.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
@@ -70,7 +72,7 @@ WrittenKeys::WrittenKeys(std::size_t first_capacity) {
 
 WrittenKeys::~WrittenKeys() = default;
 
-std::uint64_t WrittenKeys::hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+std::uint64_t WrittenKeys::hash(std::string_view key) { return memtable_hash(key); }
 
 void WrittenKeys::add(std::span<const std::uint64_t> hashes) {
   std::lock_guard lock(grow_);

@@ -221,6 +221,31 @@ TEST_F(MemtableTest, KeysThatShareABucketAndATagAreToldApart) {
   EXPECT_EQ(got, "B");
 }
 
+// Insert hints only fetch ahead: hints that match the keys, then stop matching, or never do,
+// leave the same memtable behind.
+TEST_F(MemtableTest, InsertHintsRightOrWrongChangeNothingThatIsRead) {
+  std::map<std::string, std::string> model;
+  const auto universe = key_universe();
+  std::mt19937 rng(11);
+  for (int round = 0; round < 12; ++round) {
+    std::map<std::string, std::string> ops;
+    for (int i = 0; i < 100; ++i) ops[universe[rng() % universe.size()]] = "r" + std::to_string(round);
+    std::vector<std::uint64_t> hints;
+    for (const auto& [k, v] : ops) hints.push_back(memtable_hash(k));
+    if (round % 3 == 1) hints[hints.size() / 2] ^= 1;                 // right, then wrong
+    if (round % 3 == 2) std::reverse(hints.begin(), hints.end());    // wrong from the first
+    rocksdb::WriteBatch batch;
+    for (const auto& [k, v] : ops) {
+      ASSERT_TRUE(batch.Put(k, v).ok());
+      model[k] = v;
+    }
+    memtable_insert_hints(hints);
+    ASSERT_TRUE(db_->Write({}, &batch).ok());
+    memtable_insert_hints({});
+  }
+  expect_same(model, rng, universe);
+}
+
 // Readers never lock: while one thread writes, another iterates and reads, and must always see
 // keys in order and every key the writer has finished writing.
 TEST_F(MemtableTest, ReadersSeeAConsistentListWhileOneThreadWrites) {

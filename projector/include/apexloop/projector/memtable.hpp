@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 namespace apexloop::projector {
@@ -31,5 +32,11 @@ std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_
 // them), its top 16 bits tag the key in the bucket's chain. (Here for the tests, which need keys
 // that share both.)
 std::uint64_t memtable_hash(std::string_view user_key);
+
+// The memtable_hash of each key the calling thread is about to write, in the order RocksDB will
+// insert them (a WriteBatch's order; range deletions apart): the index fetches their buckets a
+// few inserts ahead. Only a hint: once a key comes that is not the next hashed, the rest are
+// dropped. `hashes` must outlive the write; clear the hints after it (an empty span).
+void memtable_insert_hints(std::span<const std::uint64_t> hashes);
 
 }  // namespace apexloop::projector

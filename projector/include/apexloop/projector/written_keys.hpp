@@ -34,6 +34,7 @@ class WrittenKeys {
   WrittenKeys(const WrittenKeys&) = delete;
   WrittenKeys& operator=(const WrittenKeys&) = delete;
 
+  // The memtable's (memtable_hash): a batch's keys are hashed once for both.
   static std::uint64_t hash(std::string_view key);
 
   // Adds keys by their hash(), one lock for all of them.
