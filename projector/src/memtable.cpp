@@ -13,6 +13,7 @@
 #include <functional>
 #include <new>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,8 +22,10 @@ namespace {
 
 using rocksdb::Slice;
 
-// A store's entries take ~300 bytes of a memtable each: about one entry a bucket.
-constexpr std::size_t kBytesPerBucket = 256;
+// A store's entries take ~300 bytes of a memtable each, and a record's rows in the principal
+// sets (most of its entries with a policy) stay out of the index: about one indexed entry a
+// bucket. (The buckets take ~1.5% of the memtable, the nodes' chain words ~2.5%.)
+constexpr std::size_t kBytesPerBucket = 512;
 
 static_assert(std::endian::native == std::endian::little, "RocksDB's fixed-width integers are read in place");
 
@@ -179,7 +182,8 @@ class SkipListRep final : public rocksdb::MemTableRep {
   static constexpr int kMaxHeight = 16;
 
   // `buckets`: a power of two.
-  SkipListRep(rocksdb::Allocator* allocator, std::size_t buckets) : MemTableRep(allocator), mask_(buckets - 1) {
+  SkipListRep(rocksdb::Allocator* allocator, std::size_t buckets, const std::string& unindexed)
+      : MemTableRep(allocator), mask_(buckets - 1), unindexed_(unindexed.data(), unindexed.size()) {
     for (int i = 0; i < kMaxHeight; ++i) new (head_links_ + i) Link(nullptr);
     prev_.fill(head());
     // From the memtable's arena, so that RocksDB counts it in the memtable's size.
@@ -211,10 +215,11 @@ class SkipListRep final : public rocksdb::MemTableRep {
     const char* x = static_cast<const char*>(handle);
     const int height = static_cast<int>(reinterpret_cast<std::uintptr_t>(link(x, 0).load(std::memory_order_relaxed)));
     const Slice key = internal_key(x);
-    const std::uint64_t hash = hash_of(user_key(key));
-    Chained& bucket = buckets_[hash & mask_];
-    __builtin_prefetch(&bucket, 1);  // on its way while the list is searched
-    fetch_ahead(hash);
+    const bool indexed = this->indexed(user_key(key));
+    const std::uint64_t hash = indexed ? hash_of(user_key(key)) : 0;
+    Chained* const bucket = indexed ? &buckets_[hash & mask_] : nullptr;
+    if (indexed) __builtin_prefetch(bucket, 1);  // on its way while the list is searched
+    fetch_ahead(indexed, hash);
     const int top = max_height_.load(std::memory_order_relaxed);
     // prev_ holds, level by level, where the last insert went in. Find the lowest level at which
     // it still brackets the key (level 0 when keys come in order; `top` when none does), then
@@ -254,8 +259,10 @@ class SkipListRep final : public rocksdb::MemTableRep {
       prev_[i] = x;
     }
     // Into its bucket only once it is in the list: a node found by its hash is in the list too.
-    chain(x).store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    bucket.store(chained(x, hash), std::memory_order_release);
+    if (indexed) {
+      chain(x).store(bucket->load(std::memory_order_relaxed), std::memory_order_relaxed);
+      bucket->store(chained(x, hash), std::memory_order_release);
+    }
   }
 
   // A point read, as a seek to `k` would answer it, without the seek. Its key's versions lie
@@ -265,10 +272,16 @@ class SkipListRep final : public rocksdb::MemTableRep {
   // starts there and steps past the versions newer than it looks for. No version here: nothing
   // to hand RocksDB (a seek would land on another key, which RocksDB would pass over).
   // (RocksDB's default Get leaks the iterator it reads through.)
+  // A key left out of the index is found by a seek.
   void Get(const rocksdb::LookupKey& k, void* args, bool (*take)(void* args, const char* entry)) override {
     const Slice key = lookup_target(k);
-    const char* n = newest(user_key(key));
-    while (n != nullptr && compare(internal_key(n), key) < 0) n = next(n);
+    const char* n = nullptr;
+    if (indexed(user_key(key))) {
+      n = newest(user_key(key));
+      while (n != nullptr && compare(internal_key(n), key) < 0) n = next(n);
+    } else {
+      n = seek(key);
+    }
     for (; n != nullptr && take(args, n); n = next(n)) {
     }
   }
@@ -353,10 +366,12 @@ class SkipListRep final : public rocksdb::MemTableRep {
   // A bucket is a cache miss, and an insert in key order is over before it could arrive: with
   // the hashes of the keys to come (memtable_insert_hints), the buckets of those a few inserts
   // ahead are fetched now. Hints that stop matching the keys that come are dropped.
-  void fetch_ahead(std::uint64_t hash) const {
+  // (A key left out of the index is not hashed: it takes its hint on trust, and the next
+  // indexed key checks that the hints are still in step.)
+  void fetch_ahead(bool indexed, std::uint64_t hash) const {
     InsertHints& h = insert_hints;
     if (h.next >= h.hashes.size()) return;
-    if (h.hashes[h.next] != hash) {
+    if (indexed && h.hashes[h.next] != hash) {
       h = {};
       return;
     }
@@ -365,6 +380,8 @@ class SkipListRep final : public rocksdb::MemTableRep {
     for (std::size_t i = from; i < to; ++i) __builtin_prefetch(&buckets_[h.hashes[i] & mask_], 1);
     ++h.next;
   }
+
+  bool indexed(const Slice& user) const { return unindexed_.empty() || !user.starts_with(unindexed_); }
 
   bool brackets(const char* p, int level, const Slice& key) const {
     if (p != head() && compare(internal_key(p), key) >= 0) return false;
@@ -387,6 +404,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
   // Every node, by the hash of its user key: buckets_[hash & mask_] and on through chain().
   const std::size_t mask_;
   Chained* buckets_ = nullptr;
+  const Slice unindexed_;  // keys under it are not in the index (the factory's string)
   // Writer-only state.
   std::array<const char*, kMaxHeight> prev_{};
   std::uint64_t rng_ = 0x9E3779B97F4A7C15ull;
@@ -407,18 +425,19 @@ void Iter::SeekToLast() { node_ = list_.last(); }
 
 class Factory final : public rocksdb::MemTableRepFactory {
  public:
-  explicit Factory(std::size_t buckets) : buckets_(buckets) {}
+  Factory(std::size_t buckets, std::string_view unindexed) : buckets_(buckets), unindexed_(unindexed) {}
   const char* Name() const override { return "apexloop.OrderedMemtable"; }
   using MemTableRepFactory::CreateMemTableRep;
   rocksdb::MemTableRep* CreateMemTableRep(const rocksdb::MemTableRep::KeyComparator& /*bytewise*/,
                                           rocksdb::Allocator* allocator, const rocksdb::SliceTransform*,
                                           rocksdb::Logger*) override {
-    return new SkipListRep(allocator, buckets_);
+    return new SkipListRep(allocator, buckets_, unindexed_);
   }
   bool IsInsertConcurrentlySupported() const override { return false; }
 
  private:
   const std::size_t buckets_;
+  const std::string unindexed_;  // outlives every memtable: RocksDB keeps its factory as long
 };
 
 }  // namespace
@@ -427,8 +446,9 @@ std::uint64_t memtable_hash(std::string_view user_key) { return std::hash<std::s
 
 void memtable_insert_hints(std::span<const std::uint64_t> hashes) { insert_hints = {hashes, 0}; }
 
-std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes) {
-  return std::make_shared<Factory>(std::bit_ceil(std::max<std::size_t>(write_buffer_bytes / kBytesPerBucket, 1024)));
+std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes, std::string_view unindexed) {
+  return std::make_shared<Factory>(std::bit_ceil(std::max<std::size_t>(write_buffer_bytes / kBytesPerBucket, 1024)),
+                                   unindexed);
 }
 
 }  // namespace apexloop::projector

@@ -125,6 +125,8 @@ inline std::string route_prefix(std::string_view ws, std::string_view contact) {
 inline std::string route(std::string_view ws, std::string_view contact, std::string_view db) {
   return route_prefix(ws, contact) + std::string(db);
 }
+// Every principal set's keys (the rows it is sent, its notices, ...): set_prefix() and below.
+inline constexpr std::string_view kSetsPrefix = "pv/";
 inline std::string set_prefix(std::string_view ws, std::string_view set) { return cat({"pv/", ws, "/", set, "/"}); }
 // list_prefix() + order, into a reused buffer.
 inline void list_row(std::string& out, std::string_view ws, std::string_view set, std::string_view db,

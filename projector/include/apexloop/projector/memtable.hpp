@@ -19,14 +19,17 @@ namespace apexloop::projector {
 // A point read goes to its key through a hash index of the user keys beside the list (one bucket
 // a cache line away, rarely a second node), not through ~70 comparisons down the list, most of
 // them cache misses: a replay that updates records reads each one back. A key that is not in
-// the memtable is answered by its bucket alone.
+// the memtable is answered by its bucket alone. Keys under `unindexed` (if not empty) stay out of
+// the index, and a point read of one walks the list: for keys written in bulk and seldom read
+// one by one, which would pay a hash and a cache miss each for nothing.
 //
 // It orders entries as RocksDB's bytewise comparator does (user keys byte by byte, then newest
 // first): the store never sets another comparator. It takes one writer at a time, so the DB must
 // run with allow_concurrent_memtable_write = false. `write_buffer_bytes`, the DB's
-// write_buffer_size, sizes the hash index (about one bucket per entry; 8 bytes a bucket, taken
+// write_buffer_size, sizes the hash index (a bucket of 8 bytes per 512 bytes of memtable, taken
 // from the memtable's own memory).
-std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes);
+std::shared_ptr<rocksdb::MemTableRepFactory> ordered_memtable(std::size_t write_buffer_bytes,
+                                                            std::string_view unindexed = {});
 
 // The hash the index files a user key under: its low bits pick the bucket (at least 1,024 of
 // them), its top 16 bits tag the key in the bucket's chain. (Here for the tests, which need keys
