@@ -88,6 +88,7 @@ Link& link(const char* node, int level) {
 // hash beside the pointer (user-space addresses fit in 48 bits): a lookup passes over the
 // other keys of its bucket without reading their entries.
 using Chained = std::atomic<std::uintptr_t>;
+static_assert(alignof(Chained) == alignof(Link), "chains and links share the arena's alignment");
 constexpr int kTagShift = 48;
 constexpr std::uintptr_t kPointerBits = (std::uintptr_t{1} << kTagShift) - 1;
 
@@ -186,11 +187,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
       : MemTableRep(allocator), mask_(buckets - 1), unindexed_(unindexed.data(), unindexed.size()) {
     for (int i = 0; i < kMaxHeight; ++i) new (head_links_ + i) Link(nullptr);
     prev_.fill(head());
-    // From the memtable's arena, so that RocksDB counts it in the memtable's size.
-    char* raw = nullptr;
-    MemTableRep::Allocate(sizeof(Chained) * buckets + alignof(Chained) - 1, &raw);
-    const auto aligned = (reinterpret_cast<std::uintptr_t>(raw) + alignof(Chained) - 1) & ~(alignof(Chained) - 1);
-    buckets_ = reinterpret_cast<Chained*>(aligned);
+    buckets_ = reinterpret_cast<Chained*>(arena(sizeof(Chained) * buckets));  // counted in the memtable's size
     for (std::size_t i = 0; i < buckets; ++i) new (buckets_ + i) Chained(0);
   }
 
@@ -198,10 +195,7 @@ class SkipListRep final : public rocksdb::MemTableRep {
   rocksdb::KeyHandle Allocate(const std::size_t len, char** buf) override {
     const int height = random_height();
     const std::size_t words = static_cast<std::size_t>(height) + 1;  // its links and its chain
-    char* raw = nullptr;
-    MemTableRep::Allocate(sizeof(Link) * words + len + alignof(Link) - 1, &raw);  // the memtable's arena
-    const auto aligned = (reinterpret_cast<std::uintptr_t>(raw) + alignof(Link) - 1) & ~(alignof(Link) - 1);
-    char* node = reinterpret_cast<char*>(aligned) + sizeof(Link) * words;
+    char* node = arena(sizeof(Link) * words + len) + sizeof(Link) * words;
     for (int i = 0; i < height; ++i) new (&link(node, i)) Link(nullptr);
     new (&chain(node)) Chained(0);
     link(node, 0).store(reinterpret_cast<const char*>(static_cast<std::uintptr_t>(height)), std::memory_order_relaxed);
@@ -215,8 +209,9 @@ class SkipListRep final : public rocksdb::MemTableRep {
     const char* x = static_cast<const char*>(handle);
     const int height = static_cast<int>(reinterpret_cast<std::uintptr_t>(link(x, 0).load(std::memory_order_relaxed)));
     const Slice key = internal_key(x);
-    const bool indexed = this->indexed(user_key(key));
-    const std::uint64_t hash = indexed ? hash_of(user_key(key)) : 0;
+    const Slice user = user_key(key);
+    const bool indexed = this->indexed(user);
+    const std::uint64_t hash = indexed ? hash_of(user) : 0;
     Chained* const bucket = indexed ? &buckets_[hash & mask_] : nullptr;
     if (indexed) __builtin_prefetch(bucket, 1);  // on its way while the list is searched
     fetch_ahead(indexed, hash);
@@ -270,14 +265,15 @@ class SkipListRep final : public rocksdb::MemTableRep {
   // there is to find: a newer one may be going in right now, but this read cannot see it (RocksDB
   // publishes a write's sequence number only after the write is in the memtable). So the read
   // starts there and steps past the versions newer than it looks for. No version here: nothing
-  // to hand RocksDB (a seek would land on another key, which RocksDB would pass over).
-  // (RocksDB's default Get leaks the iterator it reads through.)
-  // A key left out of the index is found by a seek.
+  // to hand RocksDB (a seek would land on another key, which RocksDB would pass over). A key left
+  // out of the index is found by a seek. (RocksDB's default Get leaks the iterator it reads
+  // through.)
   void Get(const rocksdb::LookupKey& k, void* args, bool (*take)(void* args, const char* entry)) override {
     const Slice key = lookup_target(k);
+    const Slice user = user_key(key);
     const char* n = nullptr;
-    if (indexed(user_key(key))) {
-      n = newest(user_key(key));
+    if (indexed(user)) {
+      n = newest(user);
       while (n != nullptr && compare(internal_key(n), key) < 0) n = next(n);
     } else {
       n = seek(key);
@@ -379,6 +375,13 @@ class SkipListRep final : public rocksdb::MemTableRep {
     const std::size_t to = std::min(h.next + kHintsAhead + 1, h.hashes.size());
     for (std::size_t i = from; i < to; ++i) __builtin_prefetch(&buckets_[h.hashes[i] & mask_], 1);
     ++h.next;
+  }
+
+  // `bytes` from the memtable's arena, aligned for the links and chains laid out there.
+  char* arena(std::size_t bytes) {
+    char* raw = nullptr;
+    MemTableRep::Allocate(bytes + alignof(Link) - 1, &raw);
+    return reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + alignof(Link) - 1) & ~(alignof(Link) - 1));
   }
 
   bool indexed(const Slice& user) const { return unindexed_.empty() || !user.starts_with(unindexed_); }

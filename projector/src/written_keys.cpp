@@ -1,11 +1,10 @@
 #include "apexloop/projector/written_keys.hpp"
 
-#include "apexloop/projector/memtable.hpp"
-
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 #include <new>
+
+#include "apexloop/projector/memtable.hpp"
 
 namespace apexloop::projector {
 namespace {
