@@ -25,7 +25,6 @@ done
 cd "$root"
 # shellcheck source=../../deploy/lib/kafka.sh
 source deploy/lib/kafka.sh
-kafka_fetch >/dev/null
 
 work=$(mktemp -d /tmp/apexloop-alternate.XXXXXX)
 cleanup() {
@@ -34,6 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+labels=(A B)
 declare -a times_a=() times_b=()
 for ((round = 1; round <= rounds; round++)); do
   for which in 0 1; do
@@ -54,9 +54,8 @@ for ((round = 1; round <= rounds; round++)); do
     applying=$(grep -oE '[0-9.]+ s of it the applying' <<<"$out" | grep -oE '^[0-9.]+')
     flush=$(grep -oE 'memtables: [0-9.]+' <<<"$out" | grep -oE '[0-9.]+')
     hash=$(grep -oE 'hash [0-9a-f]{8}' <<<"$out" | cut -d' ' -f2)
-    label=$([[ $which -eq 0 ]] && echo A || echo B)
     printf 'round %d %s: %s s (CPU %s s, applying thread %s s, last flush %s s) hash %s\n' \
-      "$round" "$label" "$secs" "$cpu" "$applying" "$flush" "$hash"
+      "$round" "${labels[$which]}" "$secs" "$cpu" "$applying" "$flush" "$hash"
     if [[ $which -eq 0 ]]; then times_a+=("$secs"); else times_b+=("$secs"); fi
   done
 done
