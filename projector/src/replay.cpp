@@ -116,12 +116,20 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   // No write-ahead log while rebuilding: the log being replayed is the store's log. A replay cut
   // short resumes from its last flush; the finished one is flushed whole before it is hashed.
   // Nor compaction: the projector that serves the store next compacts it.
+  // The batches skip the memtables: their writes go into table files of the store's own
+  // (StoreOptions::own_tables), written 64 MB of writes at a time (~40 MB files). Against windows
+  // of 256 MB, back to back: 1M creations 2.87-3.24 s against 4.09-4.39 s (less CPU: smaller
+  // indexes, fewer batches to merge, a small last file); the half-updates log 9.0-9.3 s against
+  // 8.5-8.8 s (more files to look through for each record read back). Only rows written ahead
+  // take a memtable.
   auto store = ReadModelStore::open(data_dir + "/readmodel",
                                     {.write_ahead_log = false,
-                                     .write_buffer_bytes = 256u << 20,
-                                     .write_buffers = 4,
+                                     .write_buffer_bytes = 64u << 20,
+                                     .write_buffers = 2,
                                      .compact = false,
-                                     .filter_written_keys = true});
+                                     .filter_written_keys = true,
+                                     .own_tables = true,
+                                     .own_table_bytes = 64u << 20});
   if (!store) return std::unexpected(store.error());
   ReplayResult result;
   const auto started = std::chrono::steady_clock::now();

@@ -12,8 +12,8 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <cstring>
-#include <memory_resource>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -21,163 +21,13 @@
 #include "apexloop/events/codec.hpp"
 #include "apexloop/projector/keys.hpp"
 #include "apexloop/projector/memtable.hpp"
+#include "apexloop/projector/own_tables.hpp"
+#include "apexloop/projector/pending_writes.hpp"
 #include "apexloop/projector/projection.hpp"
 #include "apexloop/projector/written_keys.hpp"
 
 namespace apexloop::projector {
 namespace {
-
-using Slot = std::optional<std::string_view>;  // a value, or nullopt for a deletion
-using PendingRun = std::vector<std::pair<std::string_view, Slot>>;
-
-// Whether `key` lies under any of `prefixes`.
-bool under_any(const std::vector<std::string_view>& prefixes, std::string_view key) {
-  return std::any_of(prefixes.begin(), prefixes.end(), [&](std::string_view p) { return key.starts_with(p); });
-}
-
-// No single key ends in '/': only a dropped prefix does, so the two are never mistaken.
-void require_key(std::string_view key) {
-  if (key.empty() || key.back() == '/') throw std::logic_error("not a key: " + std::string(key));
-}
-
-}  // namespace
-
-// The writes of a batch not yet in RocksDB, in key order. Keys and values are copied into an
-// arena that lives as long as the map: a batch allocates a few big blocks, not three small ones
-// per write, and views into it stay valid while later writes come in.
-struct PendingWrites {
-  using Map = std::pmr::map<std::string_view, Slot, std::less<>>;
-  std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
-  Map entries{&arena};
-  std::vector<std::unique_ptr<PendingWrites>> adopted;  // joined forks: their arenas hold some entries
-  // Per family of keys ("rc/", "ro/", "pv/", "his", ...: a key's first three bytes; a handful per
-  // batch): the entry written last (see slot()), and the greatest key ever written. A key past
-  // that, or of a family never written, is not here: most reads of a key that does not exist yet
-  // (is this record new?) skip the map.
-  struct Family {
-    std::uint32_t tag;
-    Map::iterator last;
-    std::string_view max;  // (entries only go: a bound that stays true)
-  };
-  std::vector<Family> families;
-  // Prefixes dropped whole (KvView::del_prefix): nothing under them is left in the layers below
-  // this one (earlier batches, the store). What was written under them since is in `entries`.
-  std::vector<std::string_view> dropped;
-
-  bool dropped_in(std::string_view key) const { return under_any(dropped, key); }
-  static std::uint32_t tag_of(std::string_view key) {
-    std::uint32_t tag = 0;
-    std::memcpy(&tag, key.data(), std::min<std::size_t>(key.size(), 3));
-    return tag;
-  }
-  Family& family_of(std::string_view key) {
-    const auto tag = tag_of(key);
-    for (auto& f : families) {
-      if (f.tag == tag) return f;
-    }
-    return families.emplace_back(Family{tag, entries.end(), {}});
-  }
-  // Whether `key` may have an entry here (false: it surely has none).
-  bool may_hold(std::string_view key) const {
-    const auto tag = tag_of(key);
-    for (const auto& f : families) {
-      if (f.tag == tag) return key <= f.max;
-    }
-    return false;
-  }
-  // What this layer says of `key`: true and `out` set (a value, or nullopt for a deletion or a
-  // dropped prefix over it), or false when the layers below must answer.
-  bool answers(std::string_view key, std::optional<std::string>& out) const {
-    if (may_hold(key)) {
-      if (auto it = entries.find(key); it != entries.end()) {
-        out = it->second ? std::optional<std::string>(*it->second) : std::nullopt;
-        return true;
-      }
-    }
-    if (!dropped_in(key)) return false;
-    out = std::nullopt;
-    return true;
-  }
-  std::string_view copy(std::string_view s) {
-    if (s.empty()) return {};
-    char* p = static_cast<char*>(arena.allocate(s.size(), 1));
-    std::memcpy(p, s.data(), s.size());
-    return {p, s.size()};
-  }
-};
-
-namespace {
-
-using Pending = PendingWrites;
-
-// The pending entry for `key`, made if missing (its key copied into the arena unless `owned`
-// already lives as long). Writes mostly come in key order within a family of keys (a set's
-// list, its views; one record's keys after the last record's), so the entry right after the one
-// written last in the key's family is tried before searching the map.
-Slot& slot(Pending& pending, std::string_view key, bool owned = false) {
-  require_key(key);
-  auto& map = pending.entries;
-  auto& family = pending.family_of(key);
-  auto& last = family.last;
-  auto make = [&](Pending::Map::iterator hint) {
-    return map.emplace_hint(hint, owned ? key : pending.copy(key), Slot());
-  };
-  if (last != map.end() && last->first < key) {
-    auto next = std::next(last);
-    if (next == map.end() || key < next->first) {
-      last = make(next);
-      if (family.max < last->first) family.max = last->first;
-      return last->second;
-    }
-  }
-  auto it = map.lower_bound(key);
-  if (it == map.end() || it->first != key) it = make(it);
-  last = it;
-  if (family.max < it->first) family.max = it->first;
-  return it->second;
-}
-
-void put(Pending& pending, std::string_view key, std::string_view value) {
-  Slot& s = slot(pending, key);
-  s = pending.copy(value);
-}
-
-// Every key under `prefix` gone: this layer's own entries now, the layers below when read
-// through this one, and the store when the batch is written (one range deletion).
-void drop_prefix(Pending& pending, std::string_view prefix) {
-  if (prefix.empty() || prefix.back() != '/') throw std::logic_error("not a prefix: " + std::string(prefix));
-  auto& map = pending.entries;
-  auto first = map.lower_bound(prefix), last = first;
-  while (last != map.end() && last->first.starts_with(prefix)) ++last;
-  if (first != last) {
-    map.erase(first, last);
-    for (auto& f : pending.families) f.last = map.end();
-  }
-  if (!pending.dropped_in(prefix)) pending.dropped.push_back(pending.copy(prefix));
-}
-
-// The first key past every key with `prefix` ("" when there is none: all 0xff).
-std::string prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
-// `over`'s entries under `prefix` laid over `under` (both in key order): `over` wins, and what
-// `over` dropped is gone from `under`.
-PendingRun overlay(const Pending& over, std::string_view prefix, PendingRun under = {}) {
-  if (!over.dropped.empty()) std::erase_if(under, [&](const auto& e) { return over.dropped_in(e.first); });
-  PendingRun out;
-  auto u = under.begin();
-  for (auto o = over.entries.lower_bound(prefix); o != over.entries.end() && o->first.starts_with(prefix); ++o) {
-    for (; u != under.end() && u->first < o->first; ++u) out.push_back(std::move(*u));
-    if (u != under.end() && u->first == o->first) ++u;
-    out.emplace_back(o->first, o->second);
-  }
-  for (; u != under.end(); ++u) out.push_back(std::move(*u));
-  return out;
-}
 
 // Every stored key under `prefix` merged with the pending run `mine` (which wins), in order,
 // less the stored keys under a prefix the pending layers dropped. The store does not change
@@ -296,8 +146,10 @@ class ForkKv final : public KvView {
 };
 
 // The writes of one consumed batch, held in key order until they go to RocksDB in one
-// WriteBatch. Reads see these pending writes first, then the database. (A plain ordered map:
-// RocksDB's WriteBatchWithIndex costs several times more per write on our long keys.)
+// WriteBatch (or, with own tables, into a window: own_tables.hpp). Reads see these pending
+// writes first, then the earlier batches RocksDB may not have yet, then the database. (A plain
+// ordered map: RocksDB's WriteBatchWithIndex costs several times more per write on our long
+// keys.)
 class BatchKv final : public KvView {
  public:
   // `written` is the previous batch while RocksDB may still be taking it: reads see it under
@@ -305,9 +157,10 @@ class BatchKv final : public KvView {
   // Writes ahead go with `wo` (the store's: with or without its write-ahead log).
   // `written_keys`, when the store keeps one, has every key it has written: reads of any other
   // key end there (write_pending() and the writes ahead add theirs).
+  // `own`, with StoreOptions::own_tables, holds the earlier batches RocksDB does not have yet.
   explicit BatchKv(rocksdb::DB& db, const Pending* written = nullptr, const rocksdb::WriteOptions& wo = {},
-                   WrittenKeys* written_keys = nullptr)
-      : db_(db), written_(written), wo_(wo), written_keys_(written_keys), ahead_(db, wo, written_keys) {}
+                   WrittenKeys* written_keys = nullptr, const OwnTables* own = nullptr)
+      : db_(db), written_(written), wo_(wo), written_keys_(written_keys), own_(own), ahead_(db, wo, written_keys) {}
   std::optional<std::string> get(std::string_view key) override { return shared_get(key); }
   void put(std::string_view key, std::string_view value) override { projector::put(*pending_, key, value); }
   void put_ahead(std::string_view key, std::string_view value) override { ahead_.put(key, value); }
@@ -350,16 +203,20 @@ class BatchKv final : public KvView {
     std::optional<std::string> out;
     if (pending_->answers(key, out) || (written_ != nullptr && written_->answers(key, out))) return out;
     if (written_keys_ != nullptr && !written_keys_->may_contain(key)) return std::nullopt;
+    if (own_ != nullptr && own_->answers(key, out)) return out;
     return stored_get(db_, key);
   }
   // The prefixes the pending layers dropped: stored keys under them are gone.
   std::vector<std::string_view> shared_dropped() const {
     std::vector<std::string_view> out(pending_->dropped.begin(), pending_->dropped.end());
     if (written_ != nullptr) out.insert(out.end(), written_->dropped.begin(), written_->dropped.end());
+    if (own_ != nullptr) own_->dropped(out);
     return out;
   }
   PendingRun shared_pending(std::string_view prefix) const {
-    return written_ == nullptr ? overlay(*pending_, prefix) : overlay(*pending_, prefix, overlay(*written_, prefix));
+    PendingRun under = own_ != nullptr ? own_->run(prefix) : PendingRun{};
+    if (written_ != nullptr) under = overlay(*written_, prefix, std::move(under));
+    return overlay(*pending_, prefix, std::move(under));
   }
 
   // The pending writes, taken (this view is done with).
@@ -373,6 +230,7 @@ class BatchKv final : public KvView {
   const Pending* written_;
   rocksdb::WriteOptions wo_;
   WrittenKeys* written_keys_;
+  const OwnTables* own_;
   AheadWriter ahead_;
   std::unique_ptr<rocksdb::Iterator> it_;
   int scanning_ = 0;  // scans in progress (a scan's callback may scan)
@@ -567,6 +425,15 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
     return std::unexpected(ex.what());
   }
   store->writer_ = std::make_unique<BatchWriter>(*raw, write_options(options), store->written_keys_.get());
+  if (options.own_tables) {
+    if (options.write_ahead_log) return std::unexpected("store " + dir + ": own table files need the write-ahead log off");
+    // A run cut short leaves a file it had not handed over yet; nothing refers to it.
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+      if (f.path().filename().string().starts_with("bulk-")) std::filesystem::remove(f.path(), ec);
+    }
+    store->own_ = std::make_unique<OwnTables>(*raw, dir, options.own_table_bytes);
+  }
   return store;
 }
 
@@ -588,6 +455,9 @@ std::map<std::int32_t, std::int64_t> read_offsets(rocksdb::DB& db) {
 ReadModelStore::~ReadModelStore() { (void)sync(); }
 
 std::expected<void, std::string> ReadModelStore::sync() {
+  if (own_ && failed_.empty()) {
+    if (auto done = own_->finish(); !done) failed_ = done.error();
+  }
   if (written_) {
     std::string error = writer_->wait();
     written_.reset();
@@ -599,7 +469,7 @@ std::expected<void, std::string> ReadModelStore::sync() {
 
 double ReadModelStore::write_secs() {
   (void)sync();
-  return writer_->secs();
+  return writer_->secs() + (own_ ? own_->write_secs() : 0.0);
 }
 
 rocksdb::DB* ReadModelStore::db() {
@@ -624,7 +494,7 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::
   const auto t0 = std::chrono::steady_clock::now();
   // While RocksDB takes the previous batch (on its own thread), this one is projected over it.
   const rocksdb::WriteOptions wo = write_options(options_);
-  BatchKv kv(*db_, written_.get(), wo, written_keys_.get());
+  BatchKv kv(*db_, written_.get(), wo, written_keys_.get(), own_.get());
   auto next = offsets_;
   try {
     for (const auto& m : batch) {
@@ -662,13 +532,21 @@ std::expected<BatchStats, std::string> ReadModelStore::apply_decoded(const std::
     return std::unexpected(ex.what());
   }
   const auto t1 = std::chrono::steady_clock::now();
-  // Batches reach RocksDB one at a time and in order: the previous one first.
-  if (auto done = sync(); !done) return std::unexpected(done.error());
-  written_ = std::move(kv).take();
-  // The batch is copied into a WriteBatch on the writer's thread too. Its pending writes stay
-  // as they are (the next batch reads through them) until the next sync(), which waits for that
-  // write: so its keys are in the filter of written keys before they are read past them.
-  writer_->start(*written_);
+  if (own_) {
+    // Into the open window (and the filter of written keys): the next batch reads through it.
+    if (auto taken = own_->add(std::move(kv).take(), written_keys_.get()); !taken) {
+      failed_ = taken.error();
+      return std::unexpected(failed_);
+    }
+  } else {
+    // Batches reach RocksDB one at a time and in order: the previous one first.
+    if (auto done = sync(); !done) return std::unexpected(done.error());
+    written_ = std::move(kv).take();
+    // The batch is copied into a WriteBatch on the writer's thread too. Its pending writes stay
+    // as they are (the next batch reads through them) until the next sync(), which waits for
+    // that write: so its keys are in the filter of written keys before they are read past them.
+    writer_->start(*written_);
+  }
   stats.projecting_secs = std::chrono::duration<double>(t1 - t0).count();
   stats.writing_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   offsets_ = std::move(next);

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "apexloop/core/workspace.hpp"
 #include "apexloop/events/codec.hpp"
@@ -312,12 +313,10 @@ TEST(Store, TheHashLeavesOutRowsOfAGenerationNoSetNames) {
   std::filesystem::remove_all(dir);
 }
 
-// A rebuild keeps a filter of the keys it wrote and reads no key outside it from RocksDB. What
-// it reads back (records it changes, sets and generations a policy change moves, rows written
-// ahead by the forks of a re-projection) must all be found: the store comes out the same as
-// one built without the filter, in any batch size, and when it is opened again half-way
-// (no longer empty: no filter) and finished.
-TEST(Store, AStoreFilteringTheKeysItWroteEndsTheSameAsOneThatDoesNot) {
+// A log that reads back what it wrote in every way the projection does: records it changes,
+// sets and generations its policy changes move (and drop whole), rows the forks of a
+// re-projection write ahead.
+std::vector<events::Message> read_back_log() {
   DecidedLog log;
   log.policy(R"({"read":{"columns":["title","status"]}})");
   std::vector<std::string> ids;
@@ -330,39 +329,103 @@ TEST(Store, AStoreFilteringTheKeysItWroteEndsTheSameAsOneThatDoesNot) {
   log.update(ids[25], R"({"fields":{"status":"done","title":"again"}})");
   log.update(ids[1], R"({"fields":{"status":"done"}})");
   log.policy(R"({"read":{"columns":["status"]}})");
-  const auto& all = log.messages;
-  auto apply_in = [&](ReadModelStore& store, std::size_t from, std::size_t to, std::size_t size) {
-    for (std::size_t i = from; i < to; i += size) {
-      auto s = store.apply({all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(std::min(to, i + size))});
-      ASSERT_TRUE(s.has_value()) << s.error();
-      ASSERT_EQ(s->rejected, 0u);
-    }
-  };
-  const auto plain_dir = tmpdir("unfiltered");
-  auto plain = ReadModelStore::open(plain_dir);
-  apply_in(**plain, 0, all.size(), all.size());
-  const std::string hash = hash_read_models(*(*plain)->db());
-  plain->reset();
-  std::filesystem::remove_all(plain_dir);
+  for (int i = 30; i < 36; ++i) ids.push_back(log.record(i));
+  log.update(ids[31], R"({"fields":{"status":"done"}})");
+  log.update(ids[6], R"({"fields":{"title":"after the last policy"}})");
+  return std::move(log.messages);
+}
 
-  const StoreOptions filtered{.filter_written_keys = true};
+// Applies all[from, to) in batches of `size`, none rejected.
+void apply_in(ReadModelStore& store, const std::vector<events::Message>& all, std::size_t from, std::size_t to,
+              std::size_t size) {
+  for (std::size_t i = from; i < to; i += size) {
+    auto s = store.apply({all.begin() + static_cast<std::ptrdiff_t>(i),
+                          all.begin() + static_cast<std::ptrdiff_t>(std::min(to, i + size))});
+    ASSERT_TRUE(s.has_value()) << s.error();
+    ASSERT_EQ(s->rejected, 0u);
+  }
+}
+
+// The hash of a store that applied `all` in one batch with the default options.
+std::string plain_hash(const std::vector<events::Message>& all) {
+  const auto dir = tmpdir("plain");
+  auto plain = ReadModelStore::open(dir);
+  apply_in(**plain, all, 0, all.size(), all.size());
+  std::string hash = hash_read_models(*(*plain)->db());
+  plain->reset();
+  std::filesystem::remove_all(dir);
+  return hash;
+}
+
+// `options` build the same store as the default ones: in any batch size, and when it is opened
+// again half-way and finished.
+void expect_same_store(const StoreOptions& options, const std::string& name) {
+  const auto all = read_back_log();
+  const std::string hash = plain_hash(all);
   for (const std::size_t size : {all.size(), std::size_t{1}, std::size_t{4}}) {
-    const auto dir = tmpdir("filtered-" + std::to_string(size));
-    auto store = ReadModelStore::open(dir, filtered);
-    apply_in(**store, 0, all.size(), size);
+    const auto dir = tmpdir(name + "-" + std::to_string(size));
+    auto store = ReadModelStore::open(dir, options);
+    ASSERT_TRUE(store.has_value()) << store.error();
+    apply_in(**store, all, 0, all.size(), size);
     EXPECT_EQ(hash_read_models(*(*store)->db()), hash) << "batches of " << size;
     store->reset();
     std::filesystem::remove_all(dir);
   }
-  const auto dir = tmpdir("filtered-reopened");
+  const auto dir = tmpdir(name + "-reopened");
   {
-    auto store = ReadModelStore::open(dir, filtered);
-    apply_in(**store, 0, all.size() / 2, 5);
+    auto store = ReadModelStore::open(dir, options);
+    apply_in(**store, all, 0, all.size() / 2, 5);
   }
-  auto store = ReadModelStore::open(dir, filtered);  // not empty: no filter of written keys now
-  apply_in(**store, all.size() / 2, all.size(), 5);
+  auto store = ReadModelStore::open(dir, options);  // not empty: no filter of written keys now
+  apply_in(**store, all, all.size() / 2, all.size(), 5);
   EXPECT_EQ(hash_read_models(*(*store)->db()), hash) << "opened again half-way";
   store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A rebuild keeps a filter of the keys it wrote and reads no key outside it from RocksDB. What
+// it reads back must all be found.
+TEST(Store, AStoreFilteringTheKeysItWroteEndsTheSameAsOneThatDoesNot) {
+  expect_same_store({.filter_written_keys = true}, "filtered");
+}
+
+// A rebuild writing table files of its own reads what it wrote back from its windows (the open
+// one, the full ones waiting for their file), and from the files once RocksDB has them. Windows
+// of one byte make a file of every batch (and keep the applying thread waiting for the writer);
+// windows of 64 kB hold several batches, so that a drop, a write and a read of one key meet in
+// one window.
+TEST(Store, AStoreWritingItsOwnTablesEndsTheSameAsOneThatDoesNot) {
+  for (const std::size_t window : {std::size_t{1}, std::size_t{64} << 10}) {
+    for (const bool filtered : {false, true}) {
+      SCOPED_TRACE("windows of " + std::to_string(window) + " bytes" + (filtered ? ", filtered" : ""));
+      expect_same_store({.write_ahead_log = false, .filter_written_keys = filtered, .own_tables = true,
+                         .own_table_bytes = window},
+                        "own-" + std::to_string(window) + (filtered ? "-filtered" : ""));
+    }
+  }
+}
+
+TEST(Store, AStoreWritingItsOwnTablesRemovesAFileARunCutShortLeft) {
+  const auto dir = tmpdir("own-leftover");
+  {
+    auto store = ReadModelStore::open(dir, {.write_ahead_log = false, .own_tables = true});
+    ASSERT_TRUE(store.has_value()) << store.error();
+  }
+  const auto leftover = std::filesystem::path(dir) / "bulk-3.sst";
+  { std::ofstream(leftover) << "half a table file"; }
+  auto store = ReadModelStore::open(dir, {.write_ahead_log = false, .own_tables = true});
+  ASSERT_TRUE(store.has_value()) << store.error();
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) << "RocksDB's own files stay";
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Store, OwnTablesNeedTheWriteAheadLogOff) {
+  const auto dir = tmpdir("own-with-log");
+  auto store = ReadModelStore::open(dir, {.own_tables = true});
+  ASSERT_FALSE(store.has_value());
+  EXPECT_NE(store.error().find("write-ahead log"), std::string::npos) << store.error();
   std::filesystem::remove_all(dir);
 }
 

@@ -52,9 +52,9 @@ for ((round = 1; round <= rounds; round++)); do
     secs=$(grep -oE 'in [0-9.]+ s =' <<<"$out" | grep -oE '[0-9.]+')
     cpu=$(grep -oE 'CPU: [0-9.]+ s' <<<"$out" | grep -oE '[0-9.]+')
     applying=$(grep -oE '[0-9.]+ s of it the applying' <<<"$out" | grep -oE '^[0-9.]+')
-    flush=$(grep -oE 'memtables: [0-9.]+' <<<"$out" | grep -oE '[0-9.]+')
+    flush=$(grep -oE '(memtables|table file): [0-9.]+' <<<"$out" | grep -oE '[0-9.]+')
     hash=$(grep -oE 'hash [0-9a-f]{8}' <<<"$out" | cut -d' ' -f2)
-    printf 'round %d %s: %s s (CPU %s s, applying thread %s s, last flush %s s) hash %s\n' \
+    printf 'round %d %s: %s s (CPU %s s, applying thread %s s, last file or flush %s s) hash %s\n' \
       "$round" "${labels[$which]}" "$secs" "$cpu" "$applying" "$flush" "$hash"
     if [[ $which -eq 0 ]]; then times_a+=("$secs"); else times_b+=("$secs"); fi
   done

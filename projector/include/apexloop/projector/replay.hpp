@@ -30,13 +30,13 @@ struct ReplayResult {
   std::uint64_t events = 0;
   double seconds = 0;
   // Where the seconds went on the applying thread: waiting for the next decoded batch (other
-  // threads read and decode the log meanwhile), deciding the writes, waiting for RocksDB to
-  // take the previous batch.
+  // threads read and decode the log meanwhile), deciding the writes, waiting for the table
+  // writer (StoreOptions::own_tables) to catch up.
   double consuming_secs = 0;
   double projecting_secs = 0;
   double writing_secs = 0;
-  double rocksdb_secs = 0;  // RocksDB taking the batches on its own thread (overlapping the above)
-  double flushing_secs = 0;  // after the last batch: its memtables written to disk
+  double rocksdb_secs = 0;  // the table files written, on their own thread (overlapping the above)
+  double flushing_secs = 0;  // after the last batch: the last table file, and any memtable, written
   // CPU time over `seconds` (user + system): the whole process (every thread, the reader's,
   // RocksDB's and librdkafka's included), and the applying thread alone.
   double process_cpu_secs = 0;

@@ -53,10 +53,20 @@ struct StoreOptions {
   // other key ends there instead of asking RocksDB. A bulk rebuild mostly reads keys it has
   // not written yet. It takes ~2 bytes a key written, for as long as the store is open.
   bool filter_written_keys = false;
+  // Without a write-ahead log only (a bulk rebuild): the batches' writes skip the memtables.
+  // They are kept in memory as projected, and every `own_table_bytes` of them (counted with
+  // ~128 bytes an entry for the structures that hold it) are merged and written as a table
+  // file of the store's own on another thread, which RocksDB then takes whole (own_tables.hpp).
+  // Until it has, reads find them in memory. (Rows written ahead still go through a memtable.)
+  // A crash loses what RocksDB does not have yet, as without the log; the store resumes from
+  // the last file it took.
+  bool own_tables = false;
+  std::size_t own_table_bytes = std::size_t{64} << 20;
 };
 
 struct PendingWrites;  // a batch's writes before RocksDB has them (store.cpp)
 class BatchWriter;     // the thread that hands them to RocksDB (store.cpp)
+class OwnTables;       // with StoreOptions::own_tables: the batches RocksDB does not have yet
 class WrittenKeys;
 
 // A message from the log, decoded (and upcast): what the projection applies.
@@ -102,6 +112,7 @@ class ReadModelStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<WrittenKeys> written_keys_;           // with filter_written_keys, on an empty store
   std::unique_ptr<BatchWriter> writer_;                 // RocksDB taking the last applied batch
+  std::unique_ptr<OwnTables> own_;                      // with own_tables
   std::unique_ptr<const PendingWrites> written_;       // its writes, until it has them
   std::string failed_;                                   // a write that failed: the store is done
   std::map<std::int32_t, std::int64_t> offsets_;
