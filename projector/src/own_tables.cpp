@@ -111,6 +111,7 @@ class Window {
   // Adds the next batch's writes; `hashes` is scratch space for their keys' WrittenKeys::hash.
   void add(std::unique_ptr<const Pending> batch, std::vector<std::uint64_t>& hashes, WrittenKeys* written_keys);
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  [[nodiscard]] std::size_t entries() const { return index_used_; }
   [[nodiscard]] bool empty() const { return layers_.empty(); }
   const std::vector<Layer>& layers() const { return layers_; }
 
@@ -339,17 +340,22 @@ class TableWriter {
 };
 
 OwnTables::OwnTables(rocksdb::DB& db, const std::string& dir, std::size_t window_bytes)
-    : window_bytes_(window_bytes), open_(std::make_shared<Window>()), writer_(std::make_unique<TableWriter>(db, dir)) {}
+    : window_bytes_(window_bytes),
+      max_window_bytes_(4 * window_bytes),
+      open_(std::make_shared<Window>()),
+      writer_(std::make_unique<TableWriter>(db, dir)) {}
 
 OwnTables::~OwnTables() = default;
 
 bool OwnTables::answers(std::string_view key, std::optional<std::string>& out) const {
-  if (open_->empty() && full_.empty()) return false;
-  const std::uint64_t h = WrittenKeys::hash(key);
-  if (open_->answers(key, h, out)) return true;
-  for (auto w = full_.rbegin(); w != full_.rend(); ++w) {
-    if ((*w)->answers(key, h, out)) return true;
+  if (!open_->empty() || !full_.empty()) {
+    const std::uint64_t h = WrittenKeys::hash(key);
+    if (open_->answers(key, h, out)) return true;
+    for (auto w = full_.rbegin(); w != full_.rend(); ++w) {
+      if ((*w)->answers(key, h, out)) return true;
+    }
   }
+  read_through_.fetch_add(1, std::memory_order_relaxed);  // (forks read at once)
   return false;
 }
 
@@ -372,6 +378,7 @@ void OwnTables::dropped(std::vector<std::string_view>& out) const {
 std::expected<void, std::string> OwnTables::add(std::unique_ptr<const Pending> batch, WrittenKeys* written_keys) {
   open_->add(std::move(batch), hashes_, written_keys);
   if (open_->bytes() >= window_bytes_) {
+    if (read_through_.exchange(0) * 4 >= open_->entries()) window_bytes_ = std::min(window_bytes_ * 2, max_window_bytes_);
     full_.push_back(std::exchange(open_, std::make_shared<Window>()));
     writer_->start(full_.back());
   }

@@ -1,5 +1,6 @@
 #include "apexloop/projector/replay.hpp"
 
+#include <malloc.h>
 #include <rocksdb/db.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "apexloop/projector/replay_pipeline.hpp"
@@ -113,6 +115,14 @@ void decode_log(ReplayPipeline& pipe) {
 std::expected<ReplayResult, std::string> replay_until(const std::string& data_dir, const events::KafkaConfig& kafka,
                                                      const Offsets& until) {
   std::filesystem::create_directories(data_dir);
+  // A replay runs in a process of its own (deploy/replay.sh; the bench), which keeps the memory
+  // it frees for what it allocates next. The batches' writes live for a window and are let go
+  // of a window at a time on the table writer's thread; by default glibc gave much of that back
+  // to the system (blocks of 128 kB and more are mapped one by one, and the heap's free top is
+  // trimmed), and the next batches took it again page by page: on this VM, whose balloon takes
+  // freed pages back, a fifth of the applying thread's time went in page faults.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);  // (glibc's most)
+  ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   // No write-ahead log while rebuilding: the log being replayed is the store's log. A replay cut
   // short resumes from its last flush; the finished one is flushed whole before it is hashed.
   // Nor compaction: the projector that serves the store next compacts it.

@@ -165,6 +165,42 @@ TEST(OwnTables, AFileOnlyTakesWhatComesAfterItsDrop) {
   EXPECT_EQ(db.under(""), (std::map<std::string, std::string>{{"k/1/b", "new"}}));
 }
 
+// A window after one whose batches read much back from RocksDB is twice as big (up to four times
+// the first), so that such a log leaves fewer files to look through; windows that read little
+// back neither grow nor shrink.
+TEST(OwnTables, WindowsGrowWhileTheBatchesReadBackFromRocksDb) {
+  Db db("growing");
+  constexpr std::size_t kFirst = 200;  // bytes: a window of a batch or two of one key each
+  OwnTables own(*db.db, db.dir, kFirst);
+  int n = 0;
+  // Fills a window with batches writing a key each and reading back `reads` keys apiece that
+  // RocksDB must answer.
+  auto window = [&](int reads) {
+    for (const std::size_t full = own.full_windows(); own.full_windows() == full;) {
+      std::optional<std::string> out;
+      for (int r = 0; r < reads; ++r) ASSERT_FALSE(own.answers("k/none/" + std::to_string(r), out));
+      auto batch = std::make_unique<Pending>();
+      put(*batch, "k/" + std::to_string(n++), std::string(10, 'v'));
+      ASSERT_TRUE(own.add(std::move(batch), nullptr).has_value());
+    }
+  };
+  EXPECT_EQ(own.window_bytes(), kFirst);
+  window(0);
+  EXPECT_EQ(own.window_bytes(), kFirst) << "no reads back: the first size";
+  window(1);  // a read back for each key written
+  EXPECT_EQ(own.window_bytes(), 2 * kFirst);
+  window(0);
+  EXPECT_EQ(own.window_bytes(), 2 * kFirst) << "no reads back: the size it has";
+  const int before = n;
+  window(1);
+  EXPECT_EQ(own.window_bytes(), 4 * kFirst);
+  EXPECT_GT(n - before, 1) << "the bigger window took more batches";
+  window(1);
+  EXPECT_EQ(own.window_bytes(), 4 * kFirst) << "no bigger than four times the first";
+  ASSERT_TRUE(own.finish().has_value());
+  EXPECT_EQ(db.under("k/").size(), static_cast<std::size_t>(n));
+}
+
 TEST(OwnTables, AWriterThatFailsFailsTheNextAdd) {
   Db db("fails");
   OwnTables own(*db.db, db.dir + "/no-such-directory", 1);

@@ -9,6 +9,7 @@
 // a window's file, reads find its writes through a hash index of its keys.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -37,7 +38,8 @@ class TableWriter;  // the thread that writes full windows as table files (own_t
 class OwnTables {
  public:
   // Files go to `dir`, the store's directory, before RocksDB takes them in. A window is full at
-  // `window_bytes` (the writes' bytes and a fixed overhead per entry).
+  // `window_bytes` (the writes' bytes and a fixed overhead per entry), or at up to four times
+  // that once batches read much back from RocksDB (see window_bytes()).
   OwnTables(rocksdb::DB& db, const std::string& dir, std::size_t window_bytes);
   ~OwnTables();
   OwnTables(const OwnTables&) = delete;
@@ -60,12 +62,26 @@ class OwnTables {
   [[nodiscard]] std::expected<void, std::string> finish();
   // Seconds the writer has spent so far.
   [[nodiscard]] double write_secs() const;
+  // Where the open window is full. A read these tables do not answer goes to RocksDB, which
+  // looks through its files one by one (the store does not compact while it rebuilds): for a
+  // log that reads back much of what it wrote (updates of earlier records), fewer and bigger
+  // files make those reads cheaper. So a window after one whose batches read back at least one
+  // key from RocksDB for every four they wrote is twice as big, up to four times the first, and
+  // windows stay that big. (The bigger the windows, the more reads they answer themselves: a
+  // rule that also shrank them swung between sizes.) A log of creations reads next to nothing
+  // back and keeps the small windows: less to index and to merge at once, and a small last
+  // file.
+  [[nodiscard]] std::size_t window_bytes() const { return window_bytes_; }
+  // Windows full so far (each a table file, written or to be).
+  [[nodiscard]] std::size_t full_windows() const { return handed_ + full_.size(); }
 
  private:
   static constexpr std::size_t kFullWindows = 3;  // at most, besides the open one
   std::expected<void, std::string> settle(std::size_t waiting);
 
-  const std::size_t window_bytes_;
+  std::size_t window_bytes_;
+  const std::size_t max_window_bytes_;
+  mutable std::atomic<std::size_t> read_through_{0};  // reads not answered here, in the open window's time
   std::shared_ptr<Window> open_;
   std::deque<std::shared_ptr<const Window>> full_;  // oldest first; RocksDB may have the first ones
   std::size_t handed_ = 0;                          // windows RocksDB has and full_ no longer holds
