@@ -3,9 +3,10 @@
 #   deploy/replay.sh --verify     rebuild every read model from offset 0 into a fresh directory, up
 #                                 to the live projector's stored offsets, and compare the hashes of
 #                                 both (printed); exit 1 when they differ, 2 on any failure
-#   deploy/replay.sh --into DIR   rebuild into DIR up to the log's end now, for a blue-green switch:
-#                                 start a projector with APEXLOOP_DATA_DIR=DIR (it resumes from
-#                                 there), point the query service at it, retire the old one
+#   deploy/replay.sh --into DIR   rebuild into DIR up to the log's end now and compact it, for a
+#                                 blue-green switch: start a projector with APEXLOOP_DATA_DIR=DIR
+#                                 (it resumes from there), point the query service at it, retire
+#                                 the old one
 # Uses the environment of up.sh: KAFKA_BOOTSTRAP, APEXLOOP_TOPIC, APEXLOOP_DATA_DIR (the live
 # projector's, default $APEXLOOP_RUN_DIR/data). The live projector keeps running meanwhile.
 set -euo pipefail

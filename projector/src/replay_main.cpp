@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "apexloop/projector/replay.hpp"
+#include "apexloop/projector/store.hpp"
 
 namespace apexloop::projector {
 
@@ -69,6 +70,14 @@ int replay_main(int argc, char** argv) {
     }
     report("replay", replayed->state);
     report_speed(*replayed);
+    // Compacted before the switch, so that the projector that serves it does not begin by
+    // stalling its writes behind the rebuild's uncompacted files.
+    auto compacted = compact_read_models(std::string(argv[2]) + "/readmodel");
+    if (!compacted) {
+      std::fprintf(stderr, "replay: %s\n", compacted.error().c_str());
+      return 2;
+    }
+    std::printf("compacted in %.2f s\n", *compacted);
     return 0;
   }
   std::fprintf(stderr, "usage: apexloop-projector replay --verify LIVE_DATA_DIR FRESH_DIR | --into DATA_DIR\n");

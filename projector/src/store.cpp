@@ -616,6 +616,20 @@ void StoreView::scan(std::string_view prefix, const std::function<void(std::stri
 
 void StoreView::read_only() { throw std::logic_error("a StoreView is read-only"); }
 
+std::expected<double, std::string> compact_read_models(const std::string& dir) {
+  const auto t = std::chrono::steady_clock::now();
+  rocksdb::Options o = base_options();
+  o.create_if_missing = false;
+  o.max_subcompactions = 2;  // one compaction of everything, split in key ranges over both cores
+  rocksdb::DB* raw = nullptr;
+  if (const auto s = rocksdb::DB::Open(o, dir, &raw); !s.ok()) return std::unexpected("rocksdb open " + dir + ": " + s.ToString());
+  const std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::CompactRangeOptions all;
+  all.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  if (const auto s = db->CompactRange(all, nullptr, nullptr); !s.ok()) return std::unexpected("rocksdb compact " + dir + ": " + s.ToString());
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 std::expected<std::unique_ptr<rocksdb::DB>, std::string> open_secondary(const std::string& dir,
                                                                         const std::string& secondary_dir) {
   rocksdb::Options o = base_options();

@@ -421,6 +421,36 @@ TEST(Store, AStoreWritingItsOwnTablesRemovesAFileARunCutShortLeft) {
   std::filesystem::remove_all(dir);
 }
 
+// A rebuild leaves one level-0 file per window; compacted, the store holds the same read models
+// in its last level and nothing in level 0.
+TEST(Store, ARebuildCompactedHoldsTheSameReadModels) {
+  const auto all = read_back_log();
+  const auto dir = tmpdir("compacted");
+  std::string hash;
+  {
+    auto store = ReadModelStore::open(dir, {.write_ahead_log = false, .compact = false, .own_tables = true,
+                                            .own_table_bytes = 1});
+    ASSERT_TRUE(store.has_value()) << store.error();
+    apply_in(**store, all, 0, all.size(), 4);
+    hash = hash_read_models(*(*store)->db());
+    std::string files;
+    ASSERT_TRUE((*store)->db()->GetProperty("rocksdb.num-files-at-level0", &files));
+    EXPECT_GT(std::stoi(files), 10) << "a file per window";
+  }
+  auto took = compact_read_models(dir);
+  ASSERT_TRUE(took.has_value()) << took.error();
+  auto store = ReadModelStore::open(dir);
+  ASSERT_TRUE(store.has_value()) << store.error();
+  std::string files;
+  ASSERT_TRUE((*store)->db()->GetProperty("rocksdb.num-files-at-level0", &files));
+  EXPECT_EQ(files, "0");
+  EXPECT_EQ(hash_read_models(*(*store)->db()), hash);
+  EXPECT_EQ(hash, plain_hash(all));
+  store->reset();
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(compact_read_models(dir).has_value()) << "no store there";
+}
+
 TEST(Store, OwnTablesNeedTheWriteAheadLogOff) {
   const auto dir = tmpdir("own-with-log");
   auto store = ReadModelStore::open(dir, {.own_tables = true});

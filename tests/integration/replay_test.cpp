@@ -2,11 +2,14 @@
 // in the log's order) against the real broker named by KAFKA_BOOTSTRAP, compared with the same
 // messages applied by one thread in the store's own batches.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <stdexcept>
 
 #include "apexloop/core/json.hpp"
 #include "apexloop/events/codec.hpp"
@@ -52,36 +55,45 @@ std::vector<std::string> log_values() {
   return out;
 }
 
-TEST(Replay, ACatchUpFromKafkaEndsAsTheSameMessagesAppliedInOrderByOneThread) {
+// A fresh one-partition topic holding `values`, on the broker KAFKA_BOOTSTRAP names.
+events::KafkaConfig topic_with(const std::vector<std::string>& values, const std::string& name) {
   const char* b = std::getenv("KAFKA_BOOTSTRAP");
-  ASSERT_TRUE(b != nullptr && *b != '\0') << "KAFKA_BOOTSTRAP is not set: run tests/run.sh";
+  if (b == nullptr || *b == '\0') throw std::runtime_error("KAFKA_BOOTSTRAP is not set: run tests/run.sh");
   events::KafkaConfig cfg;
   cfg.bootstrap = b;
-  cfg.topic = "apexloop.test.replay." + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr));
+  cfg.topic = "apexloop.test." + name + "." + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr));
   cfg.partitions = 1;
-  ASSERT_TRUE(events::ensure_topic(cfg, 30s).has_value());
-  const auto values = log_values();
-  {
-    auto producer = events::Producer::create(cfg);
-    ASSERT_TRUE(producer.has_value()) << producer.error();
-    std::vector<events::OutgoingEvent> out;
-    for (const auto& v : values) out.push_back({"t", 1, v});
-    auto appended = (*producer)->append("k", out);
-    ASSERT_TRUE(appended.has_value()) << appended.error().detail;
+  if (auto t = events::ensure_topic(cfg, 30s); !t) throw std::runtime_error(t.error());
+  auto producer = events::Producer::create(cfg);
+  if (!producer) throw std::runtime_error(producer.error());
+  std::vector<events::OutgoingEvent> out;
+  for (const auto& v : values) out.push_back({"t", 1, v});
+  if (auto appended = (*producer)->append("k", out); !appended) throw std::runtime_error(appended.error().detail);
+  return cfg;
+}
+
+// A directory of the test's own, removed however the test ends.
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("apexloop-replay-test-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
   }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::filesystem::path path;
+};
+
+TEST(Replay, ACatchUpFromKafkaEndsAsTheSameMessagesAppliedInOrderByOneThread) {
+  const auto values = log_values();
+  const auto cfg = topic_with(values, "replay");
   auto end = log_end(cfg);
   ASSERT_TRUE(end.has_value()) << end.error();
   ASSERT_EQ(end->at(0), static_cast<std::int64_t>(values.size()));
 
-  const auto base = std::filesystem::temp_directory_path() / ("apexloop-replay-test-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(base);
-  struct RemovedAtTheEnd {  // however the test ends
-    std::filesystem::path dir;
-    ~RemovedAtTheEnd() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{base};
+  const TempDir dir("catch-up");
+  const auto& base = dir.path;
   auto replayed = replay_until((base / "replayed").string(), cfg, *end);
   ASSERT_TRUE(replayed.has_value()) << replayed.error();
   EXPECT_EQ(replayed->events, values.size()) << "every message once: applied, or rejected when it is not an event";
@@ -102,6 +114,36 @@ TEST(Replay, ACatchUpFromKafkaEndsAsTheSameMessagesAppliedInOrderByOneThread) {
   EXPECT_EQ(applied + rejected, values.size());
   EXPECT_EQ(replayed->state.hash, hash_read_models(*(*store)->db()));
   EXPECT_EQ(replayed->state.offsets, read_offsets(*(*store)->db()));
+  store->reset();
+}
+
+// `apexloop-projector replay --into DIR` (deploy/replay.sh --into): the log's read models, up to
+// its end, compacted for the projector that will serve them (nothing left in level 0).
+TEST(Replay, IntoADirectoryRebuildsToTheLogsEndAndCompacts) {
+  const auto values = log_values();
+  const auto cfg = topic_with(values, "into");
+  const TempDir dir("into");
+  const std::string cmd = "APEXLOOP_TOPIC=" + cfg.topic + " " + APEXLOOP_PROJECTOR_BIN + " replay --into " +
+                          (dir.path / "blue").string() + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  for (char buf[512]; std::fgets(buf, sizeof buf, p) != nullptr;) out += buf;
+  ASSERT_EQ(::pclose(p), 0) << out;
+  EXPECT_NE(out.find("compacted in"), std::string::npos) << out;
+
+  auto end = log_end(cfg);
+  ASSERT_TRUE(end.has_value()) << end.error();
+  auto again = replay_until((dir.path / "again").string(), cfg, *end);
+  ASSERT_TRUE(again.has_value()) << again.error();
+  auto store = ReadModelStore::open((dir.path / "blue" / "readmodel").string());
+  ASSERT_TRUE(store.has_value()) << store.error();
+  std::string level0;
+  ASSERT_TRUE((*store)->db()->GetProperty("rocksdb.num-files-at-level0", &level0));
+  EXPECT_EQ(level0, "0");
+  EXPECT_EQ(hash_read_models(*(*store)->db()), again->state.hash);
+  EXPECT_EQ(read_offsets(*(*store)->db()), again->state.offsets);
+  EXPECT_NE(out.find(again->state.hash), std::string::npos) << "it prints the hash of what it built: " << out;
   store->reset();
 }
 
