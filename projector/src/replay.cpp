@@ -124,8 +124,8 @@ std::expected<ReplayResult, std::string> replay_until(const std::string& data_di
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);  // (glibc's most)
   ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   // No write-ahead log while rebuilding: the log being replayed is the store's log. A replay cut
-  // short resumes from its last flush; the finished one is flushed whole before it is hashed.
-  // Nor compaction: the projector that serves the store next compacts it.
+  // short resumes from the last table file RocksDB took; the finished one is written whole before
+  // it is hashed. Nor compaction (`replay --into` compacts the store once it is done).
   // The batches skip the memtables: their writes go into table files of the store's own
   // (StoreOptions::own_tables), written 64 MB of writes at a time (~40 MB files). Against windows
   // of 256 MB, back to back: 1M creations 2.87-3.24 s against 4.09-4.39 s (less CPU: smaller

@@ -12,8 +12,8 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -393,6 +393,9 @@ class BatchWriter {
 
 std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open(const std::string& dir,
                                                                                 StoreOptions options) {
+  if (options.own_tables && options.write_ahead_log) {
+    return std::unexpected("store " + dir + ": own table files need the write-ahead log off");
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Options o = base_options(options);
   // The writer's batches reach the memtable in key order: its skip list takes each key from
@@ -424,9 +427,9 @@ std::expected<std::unique_ptr<ReadModelStore>, std::string> ReadModelStore::open
   } catch (const std::exception& ex) {
     return std::unexpected(ex.what());
   }
-  store->writer_ = std::make_unique<BatchWriter>(*raw, write_options(options), store->written_keys_.get());
-  if (options.own_tables) {
-    if (options.write_ahead_log) return std::unexpected("store " + dir + ": own table files need the write-ahead log off");
+  if (!options.own_tables) {
+    store->writer_ = std::make_unique<BatchWriter>(*raw, write_options(options), store->written_keys_.get());
+  } else {
     // A run cut short leaves a file it had not handed over yet; nothing refers to it.
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
@@ -469,7 +472,7 @@ std::expected<void, std::string> ReadModelStore::sync() {
 
 double ReadModelStore::write_secs() {
   (void)sync();
-  return writer_->secs() + (own_ ? own_->write_secs() : 0.0);
+  return own_ ? own_->write_secs() : writer_->secs();
 }
 
 rocksdb::DB* ReadModelStore::db() {

@@ -64,7 +64,7 @@ struct StoreOptions {
   std::size_t own_table_bytes = std::size_t{64} << 20;
 };
 
-struct PendingWrites;  // a batch's writes before RocksDB has them (store.cpp)
+struct PendingWrites;  // a batch's writes before RocksDB has them (pending_writes.hpp)
 class BatchWriter;     // the thread that hands them to RocksDB (store.cpp)
 class OwnTables;       // with StoreOptions::own_tables: the batches RocksDB does not have yet
 class WrittenKeys;
@@ -111,7 +111,7 @@ class ReadModelStore {
   StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<WrittenKeys> written_keys_;           // with filter_written_keys, on an empty store
-  std::unique_ptr<BatchWriter> writer_;                 // RocksDB taking the last applied batch
+  std::unique_ptr<BatchWriter> writer_;                 // RocksDB taking the last applied batch (not with own_tables)
   std::unique_ptr<OwnTables> own_;                      // with own_tables
   std::unique_ptr<const PendingWrites> written_;       // its writes, until it has them
   std::string failed_;                                   // a write that failed: the store is done
